@@ -1,0 +1,128 @@
+//! Application of an instancetype and a preference to a VMI spec (spec §3.1–§3.5).
+//!
+//! The VMI spec and its metadata are edited in place as JSON maps, so every field the application
+//! does not own stays exactly as it was.
+
+pub mod instancetype;
+pub mod preference;
+pub mod topology;
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::engine::cause::Cause;
+use crate::engine::json::{self, ShapeError};
+use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
+
+/// The VM fields that conflict with the selected instancetype, in KubeVirt's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conflicts {
+    /// Dotted field paths, e.g. `spec.template.spec.domain.cpu.sockets`.
+    pub paths: Vec<String>,
+}
+
+impl Conflicts {
+    /// Whether nothing conflicts.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// One `FieldValueInvalid` cause per path, as KubeVirt's VM admission reports them.
+    pub fn causes(&self) -> Vec<Cause> {
+        self.paths
+            .iter()
+            .map(|path| {
+                Cause::invalid(
+                    format!("VM field(s) {path} conflicts with selected instance type"),
+                    path.clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for Conflicts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "VM field(s) {} conflicts with selected instance type",
+            self.paths.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for Conflicts {}
+
+/// Why an instancetype or preference could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The VM sets fields the instancetype owns.
+    #[error(transparent)]
+    Conflicts(#[from] Conflicts),
+    /// A VM field the application reads or writes has the wrong JSON shape.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// The preference asks for a vCPU topology that cannot be computed.
+    #[error(transparent)]
+    Topology(#[from] topology::TopologyError),
+}
+
+/// Applies `instancetype` then `preference` to `vmi_spec` (whose path is `base`, e.g.
+/// `spec.template.spec`) and its `metadata`. With any conflict nothing of the preference is applied
+/// and every conflict is returned (§3.1).
+pub fn apply_to_vmi(
+    instancetype: Option<&InstancetypeSpec>,
+    preference: Option<&PreferenceSpec>,
+    vmi_spec: &mut Map<String, Value>,
+    metadata: &mut Map<String, Value>,
+    base: &str,
+) -> Result<(), ApplyError> {
+    if let Some(instancetype) = instancetype {
+        let conflicts = instancetype::apply(instancetype, preference, vmi_spec, metadata, base)?;
+        if !conflicts.is_empty() {
+            return Err(conflicts.into());
+        }
+    }
+    if let Some(preference) = preference {
+        preference::apply(preference, vmi_spec, metadata, base)?;
+    }
+    Ok(())
+}
+
+/// Reads an unsigned 32-bit integer field (`0` when absent or `null`), as Go decodes `uint32`.
+pub(crate) fn read_u32(map: &Map<String, Value>, key: &str, base: &str) -> Result<u32, ShapeError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(value) => value.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+            ShapeError::new(
+                json::join(base, key),
+                format!("expected an unsigned 32-bit integer, found {value}"),
+            )
+        }),
+    }
+}
+
+/// Reads a boolean field (`false` when absent or `null`).
+pub(crate) fn read_bool(map: &Map<String, Value>, key: &str, base: &str) -> Result<bool, ShapeError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(ShapeError::new(
+            json::join(base, key),
+            format!("expected a boolean, found {}", json::type_name(other)),
+        )),
+    }
+}
+
+/// Reads a string field (`""` when absent or `null`).
+pub(crate) fn read_str<'a>(map: &'a Map<String, Value>, key: &str, base: &str) -> Result<&'a str, ShapeError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(""),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(ShapeError::new(
+            json::join(base, key),
+            format!("expected a string, found {}", json::type_name(other)),
+        )),
+    }
+}

@@ -1,0 +1,218 @@
+//! KubeVirt's VMI defaults as `expand` applies them (spec §3.6, §3.8 step 5).
+
+use serde_json::{Map, Value, json};
+
+use crate::engine::apply::{read_str, read_u32};
+use crate::engine::json::{self, ShapeError};
+use crate::engine::options::ClusterOptions;
+use crate::engine::quantity::Quantity;
+
+/// Why a default could not be set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DefaultsError {
+    /// A field read by the defaults has the wrong shape.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// The cluster's default interface binding is not allowed (KubeVirt's wording).
+    #[error("{0}")]
+    NetworkInterface(String),
+}
+
+/// Adds a disk `{name}` for every volume that has neither a disk nor a filesystem of that name.
+pub fn set_default_volume_disks(vmi_spec: &mut Map<String, Value>, base: &str) -> Result<(), ShapeError> {
+    let volumes_field = json::join(base, "volumes");
+    let volume_names: Vec<String> = match vmi_spec.get("volumes") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Array(volumes)) => volumes.iter().map(|v| json::get_str(v, "name").to_owned()).collect(),
+        Some(other) => {
+            return Err(ShapeError::new(
+                volumes_field,
+                format!("expected an array, found {}", json::type_name(other)),
+            ));
+        }
+    };
+    if volume_names.is_empty() {
+        return Ok(());
+    }
+    let devices_path = json::join(base, "domain.devices");
+    let devices = json::object_path(vmi_spec, base, &["domain", "devices"])?;
+    let mut taken: Vec<String> = Vec::new();
+    for key in ["disks", "filesystems"] {
+        if let Some(list) = json::array_mut(devices, key, &json::join(&devices_path, key))? {
+            taken.extend(list.iter().map(|d| json::get_str(d, "name").to_owned()));
+        }
+    }
+    let missing: Vec<&String> = volume_names.iter().filter(|name| !taken.contains(name)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let disks = json::array_entry(devices, "disks", &json::join(&devices_path, "disks"))?;
+    disks.extend(missing.into_iter().map(|name| json!({ "name": name })));
+    Ok(())
+}
+
+/// Adds the default pod interface and network when the VMI has neither networks nor interfaces
+/// and `autoattachPodInterface` is not `false`.
+pub fn set_default_network_interface(
+    vmi_spec: &mut Map<String, Value>,
+    base: &str,
+    cluster: &ClusterOptions,
+) -> Result<(), DefaultsError> {
+    let devices_value = vmi_spec.get("domain").and_then(|d| json::get(d, "devices"));
+    if devices_value.and_then(|d| json::get(d, "autoattachPodInterface")) == Some(&Value::Bool(false)) {
+        return Ok(());
+    }
+    let has_interfaces = devices_value
+        .and_then(|d| json::get(d, "interfaces"))
+        .is_some_and(|i| i.as_array().is_none_or(|a| !a.is_empty()));
+    let has_networks = vmi_spec
+        .get("networks")
+        .filter(|n| !n.is_null())
+        .is_some_and(|n| n.as_array().is_none_or(|a| !a.is_empty()));
+    if has_interfaces || has_networks {
+        return Ok(());
+    }
+    let interface = match cluster.default_network_interface.as_str() {
+        "bridge" => {
+            if !cluster.permit_bridge_interface_on_pod_network {
+                return Err(DefaultsError::NetworkInterface(
+                    "bridge interface is not enabled in kubevirt-config".into(),
+                ));
+            }
+            Some(json!({"name": "default", "bridge": {}}))
+        }
+        "masquerade" => Some(json!({"name": "default", "masquerade": {}})),
+        "slirp" => {
+            return Err(DefaultsError::NetworkInterface(
+                "slirp interface is deprecated as of v1.3".into(),
+            ));
+        }
+        _ => None,
+    };
+    if let Some(interface) = interface {
+        let devices = json::object_path(vmi_spec, base, &["domain", "devices"])?;
+        devices.insert("interfaces".into(), json!([interface]));
+    }
+    vmi_spec.insert("networks".into(), json!([{"name": "default", "pod": {}}]));
+    Ok(())
+}
+
+/// Reads a resource quantity `domain.resources.<list>.<name>` (`None` when absent).
+fn resource_quantity(
+    domain: &Map<String, Value>,
+    list: &str,
+    name: &str,
+    base: &str,
+) -> Result<Option<Quantity>, ShapeError> {
+    let Some(value) = domain
+        .get("resources")
+        .and_then(|r| json::get(r, list))
+        .and_then(|l| json::get(l, name))
+    else {
+        return Ok(None);
+    };
+    let field = format!("{base}.domain.resources.{list}.{name}");
+    json::decode::<Quantity>(value, &field).map(Some)
+}
+
+/// KubeVirt's `SetDefaultVirtualMachineInstanceSpec`, in its order: architecture, machine type,
+/// CPU request from the limit, guest memory, CPU topology, containerDisk pull policies, eviction
+/// strategy, default interface, default volume disks.
+pub fn set_vmi_defaults(
+    vmi_spec: &mut Map<String, Value>,
+    base: &str,
+    cluster: &ClusterOptions,
+) -> Result<(), DefaultsError> {
+    if read_str(vmi_spec, "architecture", base)?.is_empty() {
+        vmi_spec.insert("architecture".into(), json!(cluster.default_architecture));
+    }
+    let architecture = read_str(vmi_spec, "architecture", base)?.to_owned();
+    let domain_path = json::join(base, "domain");
+    let domain = json::object_entry(vmi_spec, "domain", &domain_path)?;
+
+    let machine = json::object_entry(domain, "machine", &json::join(&domain_path, "machine"))?;
+    if read_str(machine, "type", &json::join(&domain_path, "machine"))?.is_empty() {
+        machine.insert("type".into(), json!(cluster.machine_type(&architecture)));
+    }
+
+    let limits_cpu = resource_quantity(domain, "limits", "cpu", base)?;
+    let requests_cpu = resource_quantity(domain, "requests", "cpu", base)?;
+    if let Some(limit) = limits_cpu.as_ref().filter(|q| !q.is_zero()) {
+        if requests_cpu.as_ref().is_none_or(Quantity::is_zero) {
+            let requests = json::object_path(domain, &domain_path, &["resources", "requests"])?;
+            requests.insert("cpu".into(), json!(limit.to_string()));
+        }
+    }
+
+    // Guest memory: requests.memory, else limits.memory, else the hugepages page size.
+    let memory_path = json::join(&domain_path, "memory");
+    let has_guest = domain.get("memory").and_then(|m| json::get(m, "guest")).is_some();
+    if !has_guest {
+        let requests_memory = resource_quantity(domain, "requests", "memory", base)?.filter(|q| !q.is_zero());
+        let limits_memory = resource_quantity(domain, "limits", "memory", base)?.filter(|q| !q.is_zero());
+        let memory = json::object_entry(domain, "memory", &memory_path)?;
+        let page_size = memory
+            .get("hugepages")
+            .and_then(|h| json::get(h, "pageSize"))
+            .and_then(Value::as_str)
+            .and_then(|s| Quantity::parse(s).ok());
+        if let Some(guest) = requests_memory.or(limits_memory).or(page_size) {
+            memory.insert("guest".into(), json!(guest.to_string()));
+        }
+    }
+
+    // CPU topology when no count is set: sockets from the CPU limit or request (rounded up).
+    let cpu_path = json::join(&domain_path, "cpu");
+    let counts_unset = match domain.get("cpu").filter(|c| !c.is_null()) {
+        None => true,
+        Some(cpu) => {
+            let cpu = json::as_object(cpu, &cpu_path)?;
+            read_u32(cpu, "cores", &cpu_path)? == 0
+                && read_u32(cpu, "sockets", &cpu_path)? == 0
+                && read_u32(cpu, "threads", &cpu_path)? == 0
+        }
+    };
+    if counts_unset {
+        let limits_cpu = resource_quantity(domain, "limits", "cpu", base)?;
+        let requests_cpu = resource_quantity(domain, "requests", "cpu", base)?;
+        let sockets = match limits_cpu.or(requests_cpu) {
+            // Go converts the int64 to uint32 by truncation.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(q) => q.value() as u32,
+            None => 1,
+        };
+        let cpu = json::object_entry(domain, "cpu", &cpu_path)?;
+        json::set_scalar(cpu, "sockets", json!(sockets));
+        cpu.insert("cores".into(), json!(1));
+        cpu.insert("threads".into(), json!(1));
+    }
+
+    if let Some(volumes) = json::array_mut(vmi_spec, "volumes", &json::join(base, "volumes"))? {
+        for volume in volumes.iter_mut() {
+            let Some(container_disk) = volume.get_mut("containerDisk").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if container_disk
+                .get("imagePullPolicy")
+                .and_then(Value::as_str)
+                .is_some_and(|p| !p.is_empty())
+            {
+                continue;
+            }
+            let image = container_disk.get("image").and_then(Value::as_str).unwrap_or_default();
+            let policy = if image.ends_with(":latest") || !image.contains([':', '@']) {
+                "Always"
+            } else {
+                "IfNotPresent"
+            };
+            container_disk.insert("imagePullPolicy".into(), json!(policy));
+        }
+    }
+
+    if json::is_absent(vmi_spec, "evictionStrategy") {
+        json::set_scalar(vmi_spec, "evictionStrategy", json!(cluster.eviction_strategy));
+    }
+    set_default_network_interface(vmi_spec, base, cluster)?;
+    set_default_volume_disks(vmi_spec, base)?;
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! Resolution of a VM's instancetype and preference matchers into specs (spec §2).
+//!
+//! Order per matcher: `revisionName` → `status.<x>Ref.controllerRevisionRef` (only when its
+//! object-name label matches) → the live object by kind and name. The VM's legacy
+//! `spec.flavor` matcher (KubeVirt v0.54–v0.55) is read as the old name of `spec.instancetype`;
+//! a VM that uses it looks its instancetype *and* preference up in `flavor.kubevirt.io`.
+
+use serde_json::Value;
+
+use crate::engine::json::{self, ShapeError};
+use crate::engine::lookup::{LookupError, ObjectRef, ObjectSource, ResourceKind};
+use crate::engine::model::legacy::{self, DecodeError};
+use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
+use crate::engine::revision::{self, RevisionSpec};
+
+/// Which of the two matchers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatcherRole {
+    /// `spec.instancetype` (or the legacy `spec.flavor`).
+    Instancetype,
+    /// `spec.preference`.
+    Preference,
+}
+
+impl MatcherRole {
+    /// The Go type name used in KubeVirt's messages (`InstancetypeMatcher`, `PreferenceMatcher`).
+    pub fn go_type(self) -> &'static str {
+        match self {
+            Self::Instancetype => "InstancetypeMatcher",
+            Self::Preference => "PreferenceMatcher",
+        }
+    }
+
+    /// The VM spec key of the matcher.
+    pub fn spec_key(self) -> &'static str {
+        match self {
+            Self::Instancetype => "instancetype",
+            Self::Preference => "preference",
+        }
+    }
+
+    /// The VM status key of the reference (`instancetypeRef`, `preferenceRef`).
+    pub fn status_key(self) -> &'static str {
+        match self {
+            Self::Instancetype => "instancetypeRef",
+            Self::Preference => "preferenceRef",
+        }
+    }
+}
+
+/// A VM's `spec.instancetype` / `spec.preference` matcher.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Matcher {
+    /// `name`.
+    pub name: String,
+    /// `kind` (empty means the cluster kind).
+    pub kind: String,
+    /// `revisionName`.
+    pub revision_name: String,
+    /// `inferFromVolume`.
+    pub infer_from_volume: String,
+    /// `inferFromVolumeFailurePolicy` (`Reject`, `Ignore`; empty = Reject).
+    pub infer_from_volume_failure_policy: Option<String>,
+    /// Whether the matcher was read from the legacy `spec.flavor` key.
+    pub legacy_flavor: bool,
+}
+
+/// Reads the `role` matcher of a VM (`None` when absent or `null`).
+pub fn read_matcher(vm: &Value, role: MatcherRole) -> Result<Option<Matcher>, ShapeError> {
+    let spec = json::get(vm, "spec");
+    let legacy_flavor = role == MatcherRole::Instancetype
+        && spec.is_some_and(|s| !json::has(s, "instancetype") && json::has(s, "flavor"));
+    let key = if legacy_flavor { "flavor" } else { role.spec_key() };
+    let Some(raw) = spec.and_then(|s| json::get(s, key)) else {
+        return Ok(None);
+    };
+    let field = format!("spec.{key}");
+    json::as_object(raw, &field)?;
+    let text = |name: &str| -> Result<String, ShapeError> {
+        match json::get(raw, name) {
+            None => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(ShapeError::new(
+                json::join(&field, name),
+                format!("expected a string, found {}", json::type_name(other)),
+            )),
+        }
+    };
+    let policy = text("inferFromVolumeFailurePolicy")?;
+    Ok(Some(Matcher {
+        name: text("name")?,
+        kind: text("kind")?,
+        revision_name: text("revisionName")?,
+        infer_from_volume: text("inferFromVolume")?,
+        infer_from_volume_failure_policy: json::has(raw, "inferFromVolumeFailurePolicy").then_some(policy),
+        legacy_flavor,
+    }))
+}
+
+/// Whether the VM's matchers point at the flavor-era API group.
+pub fn uses_legacy_flavor(vm: &Value) -> bool {
+    json::get(vm, "spec").is_some_and(|s| !json::has(s, "instancetype") && json::has(s, "flavor"))
+}
+
+/// Why an instancetype or preference could not be resolved.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FindError {
+    /// The object or ControllerRevision could not be fetched.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The fetched object could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The matcher names a kind that is neither the namespaced nor the cluster kind.
+    #[error("got unexpected kind in {matcher}: {kind}")]
+    UnexpectedKind {
+        /// `InstancetypeMatcher` or `PreferenceMatcher`.
+        matcher: &'static str,
+        /// The kind as written.
+        kind: String,
+    },
+    /// A ControllerRevision holds the other kind of object.
+    #[error("unexpected type in ControllerRevision: {found}")]
+    WrongRevisionType {
+        /// What the revision holds.
+        found: &'static str,
+    },
+    /// The VM itself is malformed where resolution reads it.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+}
+
+/// The kind a matcher's `kind` resolves to, or the unexpected-kind error.
+pub fn resolve_kind(role: MatcherRole, kind: &str, legacy_flavor: bool) -> Result<ResourceKind, FindError> {
+    let lowered = kind.to_ascii_lowercase();
+    let resolved = match (role, lowered.as_str()) {
+        (MatcherRole::Instancetype, "virtualmachineinstancetype" | "virtualmachineinstancetypes") => {
+            Some(ResourceKind::Instancetype)
+        }
+        (MatcherRole::Instancetype, "virtualmachineclusterinstancetype" | "virtualmachineclusterinstancetypes") => {
+            Some(ResourceKind::ClusterInstancetype)
+        }
+        (MatcherRole::Instancetype, "virtualmachineflavor" | "virtualmachineflavors") => Some(ResourceKind::Flavor),
+        (MatcherRole::Instancetype, "virtualmachineclusterflavor" | "virtualmachineclusterflavors") => {
+            Some(ResourceKind::ClusterFlavor)
+        }
+        (MatcherRole::Instancetype, "") if legacy_flavor => Some(ResourceKind::ClusterFlavor),
+        (MatcherRole::Instancetype, "") => Some(ResourceKind::ClusterInstancetype),
+        (MatcherRole::Preference, "virtualmachinepreference" | "virtualmachinepreferences") => Some(if legacy_flavor {
+            ResourceKind::FlavorPreference
+        } else {
+            ResourceKind::Preference
+        }),
+        (MatcherRole::Preference, "virtualmachineclusterpreference" | "virtualmachineclusterpreferences" | "") => {
+            Some(if legacy_flavor {
+                ResourceKind::FlavorClusterPreference
+            } else {
+                ResourceKind::ClusterPreference
+            })
+        }
+        _ => None,
+    };
+    resolved.ok_or_else(|| FindError::UnexpectedKind {
+        matcher: role.go_type(),
+        kind: kind.to_owned(),
+    })
+}
+
+/// The VM's `metadata.namespace` (`""` when absent).
+pub fn vm_namespace(vm: &Value) -> &str {
+    json::get(vm, "metadata").map_or("", |m| json::get_str(m, "namespace"))
+}
+
+/// The ControllerRevision to use for `role`, if any (§2.3 steps 1 and 2).
+fn find_revision(
+    vm: &Value,
+    matcher: &Matcher,
+    role: MatcherRole,
+    namespace: &str,
+    source: &dyn ObjectSource,
+) -> Result<Option<Value>, FindError> {
+    if !matcher.revision_name.is_empty() {
+        let object = ObjectRef::new(
+            ResourceKind::ControllerRevision,
+            Some(namespace),
+            &matcher.revision_name,
+        );
+        return Ok(Some(source.get(&object)?));
+    }
+    let reference = json::get_path(vm, &["status", role.status_key(), "controllerRevisionRef", "name"]);
+    let Some(name) = reference.and_then(Value::as_str).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let object = ObjectRef::new(ResourceKind::ControllerRevision, Some(namespace), name);
+    let found = source.get(&object)?;
+    let matches = revision::revision_object_name_label(&found) == Some(matcher.name.as_str());
+    Ok(matches.then_some(found))
+}
+
+/// Resolves the VM's instancetype (`None` when the VM has no instancetype matcher).
+pub fn find_instancetype(
+    vm: &Value,
+    namespace: &str,
+    source: &dyn ObjectSource,
+) -> Result<Option<InstancetypeSpec>, FindError> {
+    let Some(matcher) = read_matcher(vm, MatcherRole::Instancetype)? else {
+        return Ok(None);
+    };
+    if let Some(found) = find_revision(vm, &matcher, MatcherRole::Instancetype, namespace, source)? {
+        return match revision::decode_controller_revision(&found)? {
+            RevisionSpec::Instancetype(spec) => Ok(Some(spec)),
+            RevisionSpec::Preference(_) => Err(FindError::WrongRevisionType { found: "preference" }),
+        };
+    }
+    let kind = resolve_kind(MatcherRole::Instancetype, &matcher.kind, matcher.legacy_flavor)?;
+    let object = source.get(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
+    Ok(Some(legacy::instancetype_spec_from_object(&object)?))
+}
+
+/// Resolves the VM's preference (`None` when the VM has no preference matcher).
+pub fn find_preference(
+    vm: &Value,
+    namespace: &str,
+    source: &dyn ObjectSource,
+) -> Result<Option<PreferenceSpec>, FindError> {
+    let Some(matcher) = read_matcher(vm, MatcherRole::Preference)? else {
+        return Ok(None);
+    };
+    if let Some(found) = find_revision(vm, &matcher, MatcherRole::Preference, namespace, source)? {
+        return match revision::decode_controller_revision(&found)? {
+            RevisionSpec::Preference(spec) => Ok(Some(spec)),
+            RevisionSpec::Instancetype(_) => Err(FindError::WrongRevisionType { found: "instancetype" }),
+        };
+    }
+    let kind = resolve_kind(MatcherRole::Preference, &matcher.kind, uses_legacy_flavor(vm))?;
+    let object = source.get(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
+    Ok(Some(legacy::preference_spec_from_object(&object)?))
+}

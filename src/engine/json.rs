@@ -1,0 +1,248 @@
+//! Small, panic-free helpers over `serde_json::Value` for reading and editing a VM in place.
+//!
+//! The VM is never converted into typed structs: fields the engine does not own (including ones
+//! it does not know) pass through untouched. Reads treat JSON `null` like an absent key, as Go's
+//! decoder does for pointers, maps and slices.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// A VM (or other input) field that does not have the shape KubeVirt's API requires.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ShapeError {
+    /// Dotted path of the offending field, e.g. `spec.template.spec.domain.cpu`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ShapeError {
+    /// An error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Dotted path `base.key` (or `key` when `base` is empty).
+pub fn join(base: &str, key: &str) -> String {
+    if base.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{base}.{key}")
+    }
+}
+
+/// The JSON type name used in error messages.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// `value[key]` when `value` is an object and the entry is present and not `null`.
+pub fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.as_object().and_then(|map| map.get(key)).filter(|v| !v.is_null())
+}
+
+/// Follows `keys` through nested objects; `None` as soon as one is absent, `null` or not an object.
+pub fn get_path<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().try_fold(value, |current, key| get(current, key))
+}
+
+/// The string at `value[key]`, or `""` when absent or not a string.
+pub fn get_str<'a>(value: &'a Value, key: &str) -> &'a str {
+    get(value, key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Whether `value[key]` is present and not `null`.
+pub fn has(value: &Value, key: &str) -> bool {
+    get(value, key).is_some()
+}
+
+/// Whether a value is what Go's `omitempty` treats as empty for a scalar (`""`, `0`, `false`, `null`).
+pub fn is_go_zero(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(_) | Value::Object(_) => false,
+    }
+}
+
+/// Views `value` as an object, naming `field` when it is something else.
+pub fn as_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>, ShapeError> {
+    value
+        .as_object()
+        .ok_or_else(|| ShapeError::new(field, format!("expected an object, found {}", type_name(value))))
+}
+
+/// Mutable variant of [`as_object`].
+pub fn as_object_mut<'a>(value: &'a mut Value, field: &str) -> Result<&'a mut Map<String, Value>, ShapeError> {
+    let found = type_name(value);
+    value
+        .as_object_mut()
+        .ok_or_else(|| ShapeError::new(field, format!("expected an object, found {found}")))
+}
+
+/// The object at `map[key]`, created empty when absent or `null` (`field` names `map[key]` in errors).
+pub fn object_entry<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<&'a mut Map<String, Value>, ShapeError> {
+    let entry = map.entry(key.to_owned()).or_insert(Value::Null);
+    if entry.is_null() {
+        *entry = Value::Object(Map::new());
+    }
+    as_object_mut(entry, field)
+}
+
+/// Follows (and creates) nested objects along `keys` below `map`, whose own path is `base`.
+pub fn object_path<'a>(
+    mut map: &'a mut Map<String, Value>,
+    base: &str,
+    keys: &[&str],
+) -> Result<&'a mut Map<String, Value>, ShapeError> {
+    let mut field = base.to_owned();
+    for key in keys {
+        field = join(&field, key);
+        map = object_entry(map, key, &field)?;
+    }
+    Ok(map)
+}
+
+/// The array at `map[key]` if present; `None` when absent or `null`, an error when not an array.
+pub fn array_mut<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<Option<&'a mut Vec<Value>>, ShapeError> {
+    match map.get_mut(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => Ok(Some(items)),
+        Some(other) => Err(ShapeError::new(
+            field,
+            format!("expected an array, found {}", type_name(other)),
+        )),
+    }
+}
+
+/// The array at `map[key]`, created empty when absent or `null`.
+pub fn array_entry<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<&'a mut Vec<Value>, ShapeError> {
+    let entry = map.entry(key.to_owned()).or_insert(Value::Null);
+    if entry.is_null() {
+        *entry = Value::Array(Vec::new());
+    }
+    let found = type_name(entry);
+    entry
+        .as_array_mut()
+        .ok_or_else(|| ShapeError::new(field, format!("expected an array, found {found}")))
+}
+
+/// The array at `value[key]` for reading (`[]` when absent or `null`).
+pub fn array<'a>(value: &'a Value, key: &str, field: &str) -> Result<&'a [Value], ShapeError> {
+    match get(value, key) {
+        None => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(other) => Err(ShapeError::new(
+            field,
+            format!("expected an array, found {}", type_name(other)),
+        )),
+    }
+}
+
+/// Whether `map[key]` is absent or holds a Go zero value (so a preference may fill it).
+pub fn is_unset(map: &Map<String, Value>, key: &str) -> bool {
+    map.get(key).is_none_or(is_go_zero)
+}
+
+/// Whether `map[key]` is absent or `null` (pointer semantics: an explicit `false` counts as set).
+pub fn is_absent(map: &Map<String, Value>, key: &str) -> bool {
+    map.get(key).is_none_or(Value::is_null)
+}
+
+/// Writes a scalar the way Go's `omitempty` would leave it: a zero value is not added where the
+/// key is absent (an existing key is overwritten), anything else is set.
+pub fn set_scalar(map: &mut Map<String, Value>, key: &str, value: Value) {
+    if is_go_zero(&value) && !map.contains_key(key) {
+        return;
+    }
+    map.insert(key.to_owned(), value);
+}
+
+/// Deserializes `value` into `T`, naming the exact failing field below `field` on error.
+pub fn decode<T: DeserializeOwned>(value: &Value, field: &str) -> Result<T, ShapeError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let inner = error.path().to_string();
+        let at = if inner == "." {
+            field.to_owned()
+        } else {
+            join(field, &inner)
+        };
+        ShapeError::new(at, error.into_inner().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn get_treats_null_as_absent() {
+        let v = json!({"a": null, "b": 1});
+        assert!(get(&v, "a").is_none());
+        assert_eq!(get(&v, "b"), Some(&json!(1)));
+        assert!(get(&json!([1]), "a").is_none());
+    }
+
+    #[test]
+    fn object_path_creates_and_reports_wrong_types() {
+        let mut v = json!({"spec": {"domain": "oops"}});
+        let map = v.as_object_mut().unwrap();
+        let err = object_path(map, "", &["spec", "domain", "cpu"]).unwrap_err();
+        assert_eq!(err.to_string(), "spec.domain: expected an object, found string");
+        let mut v = json!({});
+        let map = v.as_object_mut().unwrap();
+        object_path(map, "", &["a", "b"]).unwrap().insert("c".into(), json!(1));
+        assert_eq!(v, json!({"a": {"b": {"c": 1}}}));
+    }
+
+    #[test]
+    fn set_scalar_skips_new_zero_values_but_overwrites_existing_keys() {
+        let mut m = Map::new();
+        set_scalar(&mut m, "a", json!(false));
+        assert!(!m.contains_key("a"));
+        m.insert("b".into(), json!(true));
+        set_scalar(&mut m, "b", json!(false));
+        assert_eq!(m.get("b"), Some(&json!(false)));
+        set_scalar(&mut m, "c", json!("x"));
+        assert_eq!(m.get("c"), Some(&json!("x")));
+    }
+
+    #[test]
+    fn decode_names_the_nested_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Cpu {
+            sockets: u32,
+        }
+        let err = decode::<Cpu>(&json!({"sockets": "x"}), "spec.template.spec.domain.cpu").unwrap_err();
+        assert_eq!(err.field, "spec.template.spec.domain.cpu.sockets");
+        assert!(err.message.contains("invalid type: string"), "{}", err.message);
+    }
+}
