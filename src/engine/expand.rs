@@ -9,6 +9,7 @@ use crate::engine::find::{self, FindError};
 use crate::engine::infer::{self, InferError, InferenceOptions};
 use crate::engine::json::{self, ShapeError};
 use crate::engine::lookup::ObjectSource;
+use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
 use crate::engine::options::ExpandOptions;
 
 /// The VMI spec path inside a VM.
@@ -90,24 +91,28 @@ pub fn expand_in_namespace(
 
     let instancetype = find::find_instancetype(&expanded, namespace, source)?;
     let preference = find::find_preference(&expanded, namespace, source)?;
+    expand_with_specs(expanded, instancetype.as_ref(), preference.as_ref(), options)
+}
 
+/// Expands a VM whose instancetype and preference are already resolved (inference already done):
+/// default disks and interface, application, VMI defaults, matchers removed.
+pub fn expand_with_specs(
+    mut vm: Value,
+    instancetype: Option<&InstancetypeSpec>,
+    preference: Option<&PreferenceSpec>,
+    options: &ExpandOptions,
+) -> Result<Value, ExpandError> {
     {
-        let (vmi_spec, metadata) = template_parts(&mut expanded)?;
+        let (vmi_spec, metadata) = template_parts(&mut vm)?;
         defaults::set_default_volume_disks(vmi_spec, VMI_SPEC_PATH)?;
         defaults::set_default_network_interface(vmi_spec, VMI_SPEC_PATH, &options.cluster)?;
-        apply::apply_to_vmi(
-            instancetype.as_ref(),
-            preference.as_ref(),
-            vmi_spec,
-            metadata,
-            VMI_SPEC_PATH,
-        )?;
+        apply::apply_to_vmi(instancetype, preference, vmi_spec, metadata, VMI_SPEC_PATH)?;
         if options.vmi_defaults {
             defaults::set_vmi_defaults(vmi_spec, VMI_SPEC_PATH, &options.cluster)?;
         }
     }
-    remove_matchers(&mut expanded);
-    Ok(expanded)
+    remove_matchers(&mut vm);
+    Ok(vm)
 }
 
 /// Removes `spec.instancetype`, `spec.flavor`, `spec.preference`, `status.instancetypeRef` and

@@ -11,7 +11,7 @@ use crate::engine::json::{self, ShapeError};
 use crate::engine::lookup::{LookupError, ObjectRef, ObjectSource, ResourceKind};
 use crate::engine::model::legacy::{self, DecodeError};
 use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
-use crate::engine::revision::{self, RevisionSpec};
+use crate::engine::revision;
 
 /// Which of the two matchers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,12 +119,6 @@ pub enum FindError {
         /// The kind as written.
         kind: String,
     },
-    /// A ControllerRevision holds the other kind of object.
-    #[error("unexpected type in ControllerRevision: {found}")]
-    WrongRevisionType {
-        /// What the revision holds.
-        found: &'static str,
-    },
     /// The VM itself is malformed where resolution reads it.
     #[error(transparent)]
     Shape(#[from] ShapeError),
@@ -207,10 +201,8 @@ pub fn find_instancetype(
         return Ok(None);
     };
     if let Some(found) = find_revision(vm, &matcher, MatcherRole::Instancetype, namespace, source)? {
-        return match revision::decode_controller_revision(&found)? {
-            RevisionSpec::Instancetype(spec) => Ok(Some(spec)),
-            RevisionSpec::Preference(_) => Err(FindError::WrongRevisionType { found: "preference" }),
-        };
+        // A revision holding a preference is KubeVirt's `unexpected type in ControllerRevision: %T`.
+        return Ok(Some(revision::decode_instancetype_revision(&found)?));
     }
     let kind = resolve_kind(MatcherRole::Instancetype, &matcher.kind, matcher.legacy_flavor)?;
     let object = source.get(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
@@ -227,10 +219,7 @@ pub fn find_preference(
         return Ok(None);
     };
     if let Some(found) = find_revision(vm, &matcher, MatcherRole::Preference, namespace, source)? {
-        return match revision::decode_controller_revision(&found)? {
-            RevisionSpec::Preference(spec) => Ok(Some(spec)),
-            RevisionSpec::Instancetype(_) => Err(FindError::WrongRevisionType { found: "instancetype" }),
-        };
+        return Ok(Some(revision::decode_preference_revision(&found)?));
     }
     let kind = resolve_kind(MatcherRole::Preference, &matcher.kind, uses_legacy_flavor(vm))?;
     let object = source.get(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;

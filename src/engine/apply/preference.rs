@@ -251,8 +251,18 @@ fn apply_disk(
     Ok(())
 }
 
-/// The binding keys of a KubeVirt interface (`InterfaceBindingMethod` plus the plugin `binding`).
-const BINDING_KEYS: [&str; 7] = ["bridge", "slirp", "masquerade", "sriov", "macvtap", "passt", "binding"];
+/// The binding keys of a KubeVirt interface (every field of `InterfaceBindingMethod`, including
+/// `passtBinding`, plus the plugin `binding`).
+const BINDING_KEYS: [&str; 8] = [
+    "bridge",
+    "slirp",
+    "masquerade",
+    "sriov",
+    "macvtap",
+    "passt",
+    "passtBinding",
+    "binding",
+];
 
 fn binding_unset(interface: &Map<String, Value>) -> bool {
     BINDING_KEYS.iter().all(|key| json::is_absent(interface, key))

@@ -1,0 +1,298 @@
+//! One admission decision for a VirtualMachine, shared by every face (the Kubewarden policy and the
+//! npm package): matcher checks → inference → governance → lookups → spread, conflicts and
+//! requirements → (expand mode) the expanded VM.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::engine::admission::{self, checks_with_specs};
+use crate::engine::cause::{self, Cause, FIELD_VALUE_NOT_FOUND};
+use crate::engine::expand::{self, expand_with_specs};
+use crate::engine::find::{self, FindError, MatcherRole};
+use crate::engine::governance::GovernanceRules;
+use crate::engine::infer::{self, InferenceOptions};
+use crate::engine::lookup::{LookupError, ObjectSource};
+use crate::engine::options::{ClusterOptions, ExpandOptions};
+
+/// What the review does with a valid VM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewMode {
+    /// Return the VM expanded inline (KubeVirt's `referencePolicy: expand`).
+    #[default]
+    Expand,
+    /// Never change the VM; only reject what KubeVirt's webhooks reject.
+    Validate,
+}
+
+/// Everything that shapes a review. The policy's settings deserialize into this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ReviewOptions {
+    /// `expand` (default) or `validate`.
+    pub mode: ReviewMode,
+    /// Admit VMs whose instancetype or preference does not exist (as KubeVirt ≥ 1.6 does) instead of
+    /// rejecting them with the NotFound error. Such a VM is admitted as it is (references kept, not
+    /// expanded, only conflicts with a found instancetype checked), with a warning.
+    pub allow_missing_objects: bool,
+    /// Let volume inference follow references into other namespaces (off: such references reject).
+    pub allow_cross_namespace_inference: bool,
+    /// Apply KubeVirt's VMI defaults when expanding (as `virtctl expand` does).
+    pub vmi_defaults: bool,
+    /// Cluster settings that change expansion.
+    pub cluster: ClusterOptions,
+    /// Governance rules.
+    #[serde(flatten)]
+    pub governance: GovernanceRules,
+}
+
+impl Default for ReviewOptions {
+    fn default() -> Self {
+        Self {
+            mode: ReviewMode::Expand,
+            allow_missing_objects: false,
+            allow_cross_namespace_inference: false,
+            vmi_defaults: true,
+            cluster: ClusterOptions::default(),
+            governance: GovernanceRules::default(),
+        }
+    }
+}
+
+impl ReviewOptions {
+    /// Checks values serde cannot: the cluster options and the governance rules.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.cluster.default_network_interface.as_str() {
+            "bridge" | "masquerade" => {}
+            other => {
+                return Err(format!(
+                    "cluster.defaultNetworkInterface must be bridge or masquerade, not {other:?}"
+                ));
+            }
+        }
+        match self.cluster.default_architecture.as_str() {
+            "amd64" | "arm64" | "s390x" => {}
+            other => {
+                return Err(format!(
+                    "cluster.defaultArchitecture must be amd64, arm64 or s390x, not {other:?}"
+                ));
+            }
+        }
+        match self.cluster.eviction_strategy.as_str() {
+            "None" | "LiveMigrate" | "LiveMigrateIfPossible" | "External" => {}
+            other => {
+                return Err(format!(
+                    "cluster.evictionStrategy must be None, LiveMigrate, LiveMigrateIfPossible or External, not {other:?}"
+                ));
+            }
+        }
+        self.governance.validate()
+    }
+
+    /// The expansion switches within these options.
+    pub fn expand_options(&self) -> ExpandOptions {
+        ExpandOptions {
+            cluster: self.cluster.clone(),
+            vmi_defaults: self.vmi_defaults,
+        }
+    }
+}
+
+/// A rejected request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The message (cause messages joined with `", "` when there are causes).
+    pub message: String,
+    /// HTTP status code (422 invalid, 400 bad request as KubeVirt's inference uses).
+    pub code: u16,
+    /// KubeVirt-style causes (may be empty).
+    pub causes: Vec<Cause>,
+}
+
+impl Rejection {
+    /// A 422 rejection from causes.
+    pub fn invalid(causes: Vec<Cause>) -> Self {
+        Self {
+            message: cause::join_messages(&causes),
+            code: 422,
+            causes,
+        }
+    }
+
+    /// A rejection with a message and no causes.
+    pub fn message(message: impl Into<String>, code: u16) -> Self {
+        Self {
+            message: message.into(),
+            code,
+            causes: Vec::new(),
+        }
+    }
+}
+
+/// The decision about one VM.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Admit unchanged.
+    Accept,
+    /// Admit this (changed) VM instead.
+    Mutate(Value),
+    /// Refuse.
+    Reject(Rejection),
+}
+
+/// A decision plus the warnings to return with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmReview {
+    /// The decision.
+    pub verdict: Verdict,
+    /// Warnings (inference notes, missing objects let through, ...).
+    pub warnings: Vec<String>,
+}
+
+impl VmReview {
+    fn reject(rejection: Rejection, warnings: Vec<String>) -> Self {
+        Self {
+            verdict: Verdict::Reject(rejection),
+            warnings,
+        }
+    }
+}
+
+/// Reviews a VM CREATE or UPDATE (`old_vm` given on UPDATE). Namespaced objects are looked up in
+/// `namespace`. Lookups happen in this order, each object at most once when `source` is a
+/// [`crate::engine::lookup::RecordingSource`]: inference (instancetype, then preference), the
+/// instancetype (its ControllerRevision or the object), then the preference likewise.
+pub fn review_vm(
+    vm: &Value,
+    old_vm: Option<&Value>,
+    namespace: &str,
+    source: &dyn ObjectSource,
+    options: &ReviewOptions,
+) -> VmReview {
+    let mut warnings = Vec::new();
+    if !vm.is_object() {
+        return VmReview::reject(
+            Rejection::message("the VirtualMachine is not a JSON object", 400),
+            warnings,
+        );
+    }
+    match admission::check_matchers(vm, old_vm) {
+        Ok(causes) if !causes.is_empty() => return VmReview::reject(Rejection::invalid(causes), warnings),
+        Ok(_) => {}
+        Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 400), warnings),
+    }
+
+    let mut inferred = vm.clone();
+    let inference = InferenceOptions {
+        allow_cross_namespace: options.allow_cross_namespace_inference,
+    };
+    match infer::apply_inference(&mut inferred, namespace, source, &inference) {
+        Ok(notes) => warnings.extend(notes),
+        Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 400), warnings),
+    }
+
+    match options.governance.check(&inferred) {
+        Ok(causes) if !causes.is_empty() => return VmReview::reject(Rejection::invalid(causes), warnings),
+        Ok(_) => {}
+        Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 400), warnings),
+    }
+
+    if !expand::has_matchers(&inferred) {
+        return finish(vm, inferred, warnings, options);
+    }
+
+    let mut let_through = false;
+    let instancetype = match find::find_instancetype(&inferred, namespace, source) {
+        Ok(found) => found,
+        Err(error) => match missing(error, MatcherRole::Instancetype, options, &mut warnings) {
+            Ok(()) => {
+                let_through = true;
+                None
+            }
+            Err(rejection) => return VmReview::reject(rejection, warnings),
+        },
+    };
+    let preference = match find::find_preference(&inferred, namespace, source) {
+        Ok(found) => found,
+        Err(error) => match missing(error, MatcherRole::Preference, options, &mut warnings) {
+            Ok(()) => {
+                let_through = true;
+                None
+            }
+            Err(rejection) => return VmReview::reject(rejection, warnings),
+        },
+    };
+
+    let expand_options = options.expand_options();
+    if let_through {
+        // A missing object let through: admit the VM as it is (as KubeVirt >= 1.6 does), keeping its
+        // references. Expanding now would drop the reference to the missing object for good, and the
+        // preference's requirements cannot be judged without the instancetype; conflicts with a found
+        // instancetype are still real.
+        let checks = checks_with_specs(&inferred, instancetype.as_ref(), None, &expand_options);
+        if let Some(error) = checks.error {
+            return VmReview::reject(Rejection::message(error, 422), warnings);
+        }
+        let causes = checks.causes();
+        if !causes.is_empty() {
+            return VmReview::reject(Rejection::invalid(causes), warnings);
+        }
+        return finish(vm, inferred, warnings, options);
+    }
+    let checks = checks_with_specs(&inferred, instancetype.as_ref(), preference.as_ref(), &expand_options);
+    if let Some(error) = checks.error {
+        return VmReview::reject(Rejection::message(error, 422), warnings);
+    }
+    let causes = checks.causes();
+    if !causes.is_empty() {
+        return VmReview::reject(Rejection::invalid(causes), warnings);
+    }
+
+    if options.mode == ReviewMode::Validate || (instancetype.is_none() && preference.is_none()) {
+        return finish(vm, inferred, warnings, options);
+    }
+    let mut expanded = match expand_with_specs(inferred, instancetype.as_ref(), preference.as_ref(), &expand_options) {
+        Ok(expanded) => expanded,
+        Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 422), warnings),
+    };
+    if let Err(error) = admission::persist_preference_values(&mut expanded, preference.as_ref()) {
+        return VmReview::reject(Rejection::message(error.to_string(), 422), warnings);
+    }
+    finish(vm, expanded, warnings, options)
+}
+
+/// Accept or mutate; validate mode never changes the VM.
+fn finish(original: &Value, result: Value, warnings: Vec<String>, options: &ReviewOptions) -> VmReview {
+    let verdict = if options.mode == ReviewMode::Validate || result == *original {
+        Verdict::Accept
+    } else {
+        Verdict::Mutate(result)
+    };
+    VmReview { verdict, warnings }
+}
+
+/// A lookup failure: let a missing object through when allowed (with a warning), else reject.
+fn missing(
+    error: FindError,
+    role: MatcherRole,
+    options: &ReviewOptions,
+    warnings: &mut Vec<String>,
+) -> Result<(), Rejection> {
+    let what = match role {
+        MatcherRole::Instancetype => "instancetype",
+        MatcherRole::Preference => "preference",
+    };
+    let not_found = matches!(error, FindError::Lookup(LookupError::NotFound(_)));
+    if not_found && options.allow_missing_objects {
+        warnings.push(format!("ignoring missing {what}: {error}"));
+        return Ok(());
+    }
+    let field = format!("spec.{}", role.spec_key());
+    let message = format!("Failure to find {what}: {error}");
+    let reason = if not_found {
+        FIELD_VALUE_NOT_FOUND
+    } else {
+        cause::FIELD_VALUE_INVALID
+    };
+    Err(Rejection::invalid(vec![Cause::new(reason, message, field)]))
+}
