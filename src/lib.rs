@@ -6,3 +6,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 pub mod conformance;
 pub mod engine;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub mod js;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub mod policy;

@@ -189,11 +189,19 @@ pub fn persist_preference_values(
     preference: Option<&crate::engine::model::PreferenceSpec>,
 ) -> Result<bool, ShapeError> {
     let Some(preference) = preference else { return Ok(false) };
-    let before = vm.clone();
+    // Every write below fills a field that is absent, null or empty with a non-empty value, so each
+    // one is a change: counted instead of comparing with a copy of the whole VM. Reaching the VMI spec
+    // creates `spec.template.{spec,metadata}` when absent, a change too.
+    let template_exists = ["spec", "metadata"]
+        .iter()
+        .all(|key| crate::engine::json::get_path(vm, &["spec", "template", key]).is_some_and(Value::is_object));
+    let mut changed = false;
     if let Some(architecture) = preference.preferred_architecture.as_deref().filter(|a| !a.is_empty()) {
+        changed |= !template_exists;
         let (vmi_spec, _) = template_parts(vm)?;
         if apply::read_str(vmi_spec, "architecture", VMI_SPEC_PATH)?.is_empty() {
             vmi_spec.insert("architecture".into(), Value::String(architecture.to_owned()));
+            changed = true;
         }
     }
     if let Some(machine_type) = preference
@@ -202,10 +210,12 @@ pub fn persist_preference_values(
         .map(|m| m.preferred_machine_type.as_str())
         .filter(|t| !t.is_empty())
     {
+        changed |= !template_exists;
         let (vmi_spec, _) = template_parts(vm)?;
         let machine = crate::engine::json::object_path(vmi_spec, VMI_SPEC_PATH, &["domain", "machine"])?;
         if apply::read_str(machine, "type", "spec.template.spec.domain.machine")?.is_empty() {
             machine.insert("type".into(), Value::String(machine_type.to_owned()));
+            changed = true;
         }
     }
     if let Some(class) = preference
@@ -227,11 +237,12 @@ pub fn persist_preference_values(
                     if let Some(target) = spec.get_mut(key).and_then(Value::as_object_mut) {
                         if crate::engine::json::is_absent(target, "storageClassName") {
                             target.insert("storageClassName".into(), Value::String(class.to_owned()));
+                            changed = true;
                         }
                     }
                 }
             }
         }
     }
-    Ok(*vm != before)
+    Ok(changed)
 }

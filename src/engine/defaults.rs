@@ -36,13 +36,17 @@ pub fn set_default_volume_disks(vmi_spec: &mut Map<String, Value>, base: &str) -
     }
     let devices_path = json::join(base, "domain.devices");
     let devices = json::object_path(vmi_spec, base, &["domain", "devices"])?;
-    let mut taken: Vec<String> = Vec::new();
+    // A set: a VM with thousands of disks and volumes must not cost a quadratic search.
+    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for key in ["disks", "filesystems"] {
         if let Some(list) = json::array_mut(devices, key, &json::join(&devices_path, key))? {
             taken.extend(list.iter().map(|d| json::get_str(d, "name").to_owned()));
         }
     }
-    let missing: Vec<&String> = volume_names.iter().filter(|name| !taken.contains(name)).collect();
+    let missing: Vec<&String> = volume_names
+        .iter()
+        .filter(|name| !taken.contains(name.as_str()))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }

@@ -36,8 +36,17 @@ pub enum ExpandError {
 }
 
 /// Expands `vm` looking objects up in its own `metadata.namespace`.
+///
+/// The result is a new VM, so `vm` is copied first; a caller that owns the VM (it has just parsed
+/// it) saves that copy with [`expand_owned`].
 pub fn expand(vm: &Value, source: &dyn ObjectSource, options: &ExpandOptions) -> Result<Value, ExpandError> {
     expand_in_namespace(vm, find::vm_namespace(vm), source, options)
+}
+
+/// [`expand`] for a caller that hands the VM over: it is expanded in place, not copied.
+pub fn expand_owned(vm: Value, source: &dyn ObjectSource, options: &ExpandOptions) -> Result<Value, ExpandError> {
+    let namespace = find::vm_namespace(&vm).to_owned();
+    expand_owned_in_namespace(vm, &namespace, source, options)
 }
 
 /// Whether the VM references an instancetype or a preference (including the legacy `spec.flavor`).
@@ -83,10 +92,20 @@ pub fn expand_in_namespace(
     options: &ExpandOptions,
 ) -> Result<Value, ExpandError> {
     json::as_object(vm, "")?;
-    if !has_matchers(vm) {
-        return Ok(vm.clone());
+    expand_owned_in_namespace(vm.clone(), namespace, source, options)
+}
+
+/// [`expand_in_namespace`] for a caller that hands the VM over (see [`expand_owned`]).
+pub fn expand_owned_in_namespace(
+    mut expanded: Value,
+    namespace: &str,
+    source: &dyn ObjectSource,
+    options: &ExpandOptions,
+) -> Result<Value, ExpandError> {
+    json::as_object(&expanded, "")?;
+    if !has_matchers(&expanded) {
+        return Ok(expanded);
     }
-    let mut expanded = vm.clone();
     infer::apply_inference(&mut expanded, namespace, source, &InferenceOptions::default())?;
 
     let instancetype = find::find_instancetype(&expanded, namespace, source)?;

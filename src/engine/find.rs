@@ -5,6 +5,8 @@
 //! `spec.flavor` matcher (KubeVirt v0.54–v0.55) is read as the old name of `spec.instancetype`;
 //! a VM that uses it looks its instancetype *and* preference up in `flavor.kubevirt.io`.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::engine::json::{self, ShapeError};
@@ -172,21 +174,21 @@ fn find_revision(
     role: MatcherRole,
     namespace: &str,
     source: &dyn ObjectSource,
-) -> Result<Option<Value>, FindError> {
+) -> Result<Option<Arc<Value>>, FindError> {
     if !matcher.revision_name.is_empty() {
         let object = ObjectRef::new(
             ResourceKind::ControllerRevision,
             Some(namespace),
             &matcher.revision_name,
         );
-        return Ok(Some(source.get(&object)?));
+        return Ok(Some(source.get_shared(&object)?));
     }
     let reference = json::get_path(vm, &["status", role.status_key(), "controllerRevisionRef", "name"]);
     let Some(name) = reference.and_then(Value::as_str).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
     let object = ObjectRef::new(ResourceKind::ControllerRevision, Some(namespace), name);
-    let found = source.get(&object)?;
+    let found = source.get_shared(&object)?;
     let matches = revision::revision_object_name_label(&found) == Some(matcher.name.as_str());
     Ok(matches.then_some(found))
 }
@@ -205,7 +207,7 @@ pub fn find_instancetype(
         return Ok(Some(revision::decode_instancetype_revision(&found)?));
     }
     let kind = resolve_kind(MatcherRole::Instancetype, &matcher.kind, matcher.legacy_flavor)?;
-    let object = source.get(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
+    let object = source.get_shared(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
     Ok(Some(legacy::instancetype_spec_from_object(&object)?))
 }
 
@@ -222,6 +224,6 @@ pub fn find_preference(
         return Ok(Some(revision::decode_preference_revision(&found)?));
     }
     let kind = resolve_kind(MatcherRole::Preference, &matcher.kind, uses_legacy_flavor(vm))?;
-    let object = source.get(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
+    let object = source.get_shared(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
     Ok(Some(legacy::preference_spec_from_object(&object)?))
 }

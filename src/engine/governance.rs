@@ -56,8 +56,12 @@ impl GovernanceRules {
                     return Err(format!("{setting}[{index}].name must not be empty"));
                 }
                 if !rule.kind.is_empty() && find::resolve_kind(role, &rule.kind, false).is_err() {
+                    let article = match role {
+                        MatcherRole::Instancetype => "an",
+                        MatcherRole::Preference => "a",
+                    };
                     return Err(format!(
-                        "{setting}[{index}].kind {:?} is not a {} kind",
+                        "{setting}[{index}].kind {:?} is not {article} {} kind",
                         rule.kind,
                         role.spec_key()
                     ));

@@ -30,10 +30,14 @@ impl ShapeError {
 /// Dotted path `base.key` (or `key` when `base` is empty).
 pub fn join(base: &str, key: &str) -> String {
     if base.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{base}.{key}")
+        return key.to_owned();
     }
+    // Paths are built on the hot path of every expansion: no formatting machinery.
+    let mut path = String::with_capacity(base.len() + 1 + key.len());
+    path.push_str(base);
+    path.push('.');
+    path.push_str(key);
+    path
 }
 
 /// The JSON type name used in error messages.
@@ -100,11 +104,26 @@ pub fn object_entry<'a>(
     key: &str,
     field: &str,
 ) -> Result<&'a mut Map<String, Value>, ShapeError> {
-    let entry = map.entry(key.to_owned()).or_insert(Value::Null);
-    if entry.is_null() {
-        *entry = Value::Object(Map::new());
+    object_entry_with(map, key, || field.to_owned())
+}
+
+/// [`object_entry`] with the path built only for the error.
+fn object_entry_with<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+    field: impl FnOnce() -> String,
+) -> Result<&'a mut Map<String, Value>, ShapeError> {
+    // Look up first: the key is only allocated when the entry has to be created.
+    if map.get(key).is_none_or(Value::is_null) {
+        map.insert(key.to_owned(), Value::Object(Map::new()));
     }
-    as_object_mut(entry, field)
+    match map.get_mut(key) {
+        Some(Value::Object(object)) => Ok(object),
+        found => Err(ShapeError::new(
+            field(),
+            format!("expected an object, found {}", found.map_or("null", |v| type_name(v))),
+        )),
+    }
 }
 
 /// Follows (and creates) nested objects along `keys` below `map`, whose own path is `base`.
@@ -113,10 +132,12 @@ pub fn object_path<'a>(
     base: &str,
     keys: &[&str],
 ) -> Result<&'a mut Map<String, Value>, ShapeError> {
-    let mut field = base.to_owned();
-    for key in keys {
-        field = join(&field, key);
-        map = object_entry(map, key, &field)?;
+    for (depth, key) in keys.iter().enumerate() {
+        map = object_entry_with(map, key, || {
+            keys.iter()
+                .take(depth + 1)
+                .fold(base.to_owned(), |field, key| join(&field, key))
+        })?;
     }
     Ok(map)
 }
@@ -143,14 +164,16 @@ pub fn array_entry<'a>(
     key: &str,
     field: &str,
 ) -> Result<&'a mut Vec<Value>, ShapeError> {
-    let entry = map.entry(key.to_owned()).or_insert(Value::Null);
-    if entry.is_null() {
-        *entry = Value::Array(Vec::new());
+    if map.get(key).is_none_or(Value::is_null) {
+        map.insert(key.to_owned(), Value::Array(Vec::new()));
     }
-    let found = type_name(entry);
-    entry
-        .as_array_mut()
-        .ok_or_else(|| ShapeError::new(field, format!("expected an array, found {found}")))
+    match map.get_mut(key) {
+        Some(Value::Array(items)) => Ok(items),
+        found => Err(ShapeError::new(
+            field,
+            format!("expected an array, found {}", found.map_or("null", |v| type_name(v))),
+        )),
+    }
 }
 
 /// The array at `value[key]` for reading (`[]` when absent or `null`).

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -222,11 +223,22 @@ impl LookupError {
 pub trait ObjectSource {
     /// The object named by `object`, as JSON.
     fn get(&self, object: &ObjectRef) -> Result<Value, LookupError>;
+
+    /// The same object, shared: the engine only reads what it looks up, so a source that keeps its
+    /// objects hands out a reference-counted handle instead of a deep copy of the object (the
+    /// default wraps [`ObjectSource::get`], which costs nothing more).
+    fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
+        self.get(object).map(Arc::new)
+    }
 }
 
 impl<T: ObjectSource + ?Sized> ObjectSource for &T {
     fn get(&self, object: &ObjectRef) -> Result<Value, LookupError> {
         (**self).get(object)
+    }
+
+    fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
+        (**self).get_shared(object)
     }
 }
 
@@ -234,7 +246,7 @@ impl<T: ObjectSource + ?Sized> ObjectSource for &T {
 /// matches, so a `v1alpha2` preference answers a lookup of the `v1beta1` kind).
 #[derive(Debug, Clone, Default)]
 pub struct InMemorySource {
-    objects: BTreeMap<ObjectRef, Value>,
+    objects: BTreeMap<ObjectRef, Arc<Value>>,
 }
 
 impl InMemorySource {
@@ -264,7 +276,7 @@ impl InMemorySource {
             .filter(|ns| !ns.is_empty())
             .or(default_namespace);
         let key = ObjectRef::new(resource, namespace, name);
-        self.objects.insert(key, object);
+        self.objects.insert(key, Arc::new(object));
         Ok(())
     }
 
@@ -281,6 +293,10 @@ impl InMemorySource {
 
 impl ObjectSource for InMemorySource {
     fn get(&self, object: &ObjectRef) -> Result<Value, LookupError> {
+        self.get_shared(object).map(|found| Value::clone(&found))
+    }
+
+    fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
         self.objects
             .get(object)
             .cloned()
@@ -288,12 +304,15 @@ impl ObjectSource for InMemorySource {
     }
 }
 
+/// One remembered answer of a [`RecordingSource`].
+type SharedAnswer = Result<Arc<Value>, LookupError>;
+
 /// Wraps a source and remembers every answer, so each object is fetched at most once and the
 /// sequence of lookups can be inspected (the policy's replay contract depends on it).
 #[derive(Debug)]
 pub struct RecordingSource<S> {
     inner: S,
-    answers: RefCell<Vec<(ObjectRef, Result<Value, LookupError>)>>,
+    answers: RefCell<Vec<(ObjectRef, SharedAnswer)>>,
 }
 
 impl<S: ObjectSource> RecordingSource<S> {
@@ -318,10 +337,14 @@ impl<S: ObjectSource> RecordingSource<S> {
 
 impl<S: ObjectSource> ObjectSource for RecordingSource<S> {
     fn get(&self, object: &ObjectRef) -> Result<Value, LookupError> {
+        self.get_shared(object).map(|found| Value::clone(&found))
+    }
+
+    fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
         if let Some((_, answer)) = self.answers.borrow().iter().find(|(asked, _)| asked == object) {
             return answer.clone();
         }
-        let answer = self.inner.get(object);
+        let answer = self.inner.get_shared(object);
         self.answers.borrow_mut().push((object.clone(), answer.clone()));
         answer
     }

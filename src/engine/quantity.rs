@@ -20,6 +20,9 @@
 //! [`MAX_EXPONENT`] (10 000) is rejected with
 //! [`QuantityError::ExponentOutOfRange`], so that no input (`1e1000000000`)
 //! can make later arithmetic or formatting materialize gigabytes of digits.
+//! So is a value whose own decimal exponent (trailing zeros of the digits
+//! included) exceeds it (`154000e10000`), so that the canonical form of every
+//! accepted quantity parses again.
 //!
 //! # Deliberate divergences from Go
 //!
@@ -88,7 +91,8 @@ pub enum QuantityError {
     /// The suffix is not a known unit or exponent (k8s `ErrSuffix`).
     #[error("unable to parse quantity's suffix")]
     Suffix,
-    /// The decimal exponent exceeds [`MAX_EXPONENT`] in magnitude (no k8s equivalent).
+    /// The decimal exponent (of the suffix, or of the value) exceeds [`MAX_EXPONENT`] in magnitude
+    /// (no k8s equivalent).
     #[error(
         "quantity exponent {exponent} is out of the supported range -{max}..={max}",
         max = MAX_EXPONENT
@@ -627,6 +631,12 @@ impl Quantity {
             Mag::new(digits, denom_len.saturating_neg()).mul_small(factor)
         };
         mag = mag.round_up(NANO).0;
+        // The suffix's exponent is checked above; the value's own exponent can still exceed the cap
+        // (`154000e10000` is 154 × 10^10003). Its canonical form would then carry an exponent that
+        // `parse` refuses, so refuse it here: every accepted quantity formats to a parseable string.
+        if mag.exp > MAX_EXPONENT {
+            return Err(QuantityError::ExponentOutOfRange { exponent: mag.exp });
+        }
 
         let mut format = format;
         if format == Format::BinarySI {

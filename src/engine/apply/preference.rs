@@ -81,10 +81,11 @@ fn apply_cpu(
     let cpu = json::object_entry(domain, "cpu", &cpu_path)?;
     let features_path = json::join(&cpu_path, "features");
     let features = json::array_entry(cpu, "features", &features_path)?;
-    let existing: Vec<String> = features.iter().map(|f| json::get_str(f, "name").to_owned()).collect();
+    let existing: std::collections::BTreeSet<String> =
+        features.iter().map(|f| json::get_str(f, "name").to_owned()).collect();
     for feature in preferred {
         let name = json::get_str(feature, "name");
-        if !existing.iter().any(|n| n == name) {
+        if !existing.contains(name) {
             features.push(feature.clone());
         }
     }
@@ -269,22 +270,20 @@ fn binding_unset(interface: &Map<String, Value>) -> bool {
 }
 
 /// For each network name, whether its first definition is a pod network (KubeVirt stops at the
-/// first network with the interface's name).
-struct PodNetworks(Vec<(String, bool)>);
+/// first network with the interface's name). A map, so that a VM with thousands of interfaces and
+/// networks costs no quadratic search.
+struct PodNetworks(std::collections::BTreeMap<String, bool>);
 
 impl PodNetworks {
     fn first_match(&self, name: &str) -> bool {
-        self.0
-            .iter()
-            .find(|(network, _)| network == name)
-            .is_some_and(|(_, pod)| *pod)
+        self.0.get(name).copied().unwrap_or(false)
     }
 }
 
 fn pod_network_names(vmi_spec: &Map<String, Value>, base: &str) -> Result<PodNetworks, ShapeError> {
     let field = json::join(base, "networks");
     let networks = match vmi_spec.get("networks") {
-        None | Some(Value::Null) => return Ok(PodNetworks(Vec::new())),
+        None | Some(Value::Null) => return Ok(PodNetworks(std::collections::BTreeMap::new())),
         Some(Value::Array(items)) => items,
         Some(other) => {
             return Err(ShapeError::new(
@@ -293,12 +292,13 @@ fn pod_network_names(vmi_spec: &Map<String, Value>, base: &str) -> Result<PodNet
             ));
         }
     };
-    Ok(PodNetworks(
-        networks
-            .iter()
-            .map(|n| (json::get_str(n, "name").to_owned(), json::has(n, "pod")))
-            .collect(),
-    ))
+    let mut first = std::collections::BTreeMap::new();
+    for network in networks {
+        first
+            .entry(json::get_str(network, "name").to_owned())
+            .or_insert_with(|| json::has(network, "pod"));
+    }
+    Ok(PodNetworks(first))
 }
 
 fn apply_features(

@@ -1,0 +1,188 @@
+//! Fixtures and jobs shared by the native benches (`benches/engine.rs`, `benches/engine_report.rs`).
+//!
+//! The matrix: every instancetype of `data/common-instancetypes/common-clusterinstancetypes-bundle.json` ×
+//! (every preference of `common-clusterpreferences-bundle.json`, and none), each applied to `bench/vm.json`
+//! (a VM with a containerDisk and a cloud-init volume). Every object is held as the JSON bytes a caller
+//! would receive, so one job is the whole of a caller's work: parse, expand, serialize.
+
+#![allow(dead_code)] // each bench binary uses a part
+
+use std::path::PathBuf;
+
+use kubevirt_instancetype::engine::expand::{expand, expand_owned};
+use kubevirt_instancetype::engine::lookup::InMemorySource;
+use kubevirt_instancetype::engine::options::ExpandOptions;
+use serde_json::{Value, json};
+
+/// One cell of the matrix: the VM and its objects, as bytes.
+pub struct Case {
+    /// `instancetype/preference` (preference `-` for none).
+    pub label: String,
+    /// The VM naming this instancetype and preference.
+    pub vm: Vec<u8>,
+    /// The `VirtualMachineClusterInstancetype`.
+    pub instancetype: Vec<u8>,
+    /// The `VirtualMachineClusterPreference`, if the VM has one.
+    pub preference: Option<Vec<u8>>,
+}
+
+/// A path inside the repository.
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+fn read_json(relative: &str) -> Value {
+    let path = repo_path(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn bundle(file: &str) -> Vec<Value> {
+    match read_json(&format!("data/common-instancetypes/{file}")) {
+        Value::Array(items) => items,
+        other => panic!("{file}: expected a JSON array, found {other}"),
+    }
+}
+
+/// The bundled cluster instancetypes.
+pub fn instancetypes() -> Vec<Value> {
+    bundle("common-clusterinstancetypes-bundle.json")
+}
+
+/// The bundled cluster preferences.
+pub fn preferences() -> Vec<Value> {
+    bundle("common-clusterpreferences-bundle.json")
+}
+
+fn name(object: &Value) -> &str {
+    object["metadata"]["name"].as_str().expect("metadata.name")
+}
+
+/// `bench/vm.json`: u1.medium + fedora, a containerDisk and a cloud-init disk.
+pub fn base_vm() -> Value {
+    read_json("bench/vm.json")
+}
+
+/// The base VM with `disks` disks: the two of `bench/vm.json`, then containerDisks `disk3`, `disk4`, ...
+pub fn vm_with_disks(disks: usize) -> Value {
+    let mut vm = base_vm();
+    let spec = &mut vm["spec"]["template"]["spec"];
+    for index in 3..=disks {
+        let disk_name = format!("disk{index}");
+        spec["domain"]["devices"]["disks"]
+            .as_array_mut()
+            .expect("disks")
+            .push(json!({"name": disk_name, "disk": {}}));
+        spec["volumes"]
+            .as_array_mut()
+            .expect("volumes")
+            .push(json!({"name": disk_name, "containerDisk": {"image": "quay.io/containerdisks/fedora:41"}}));
+    }
+    vm
+}
+
+/// The VM naming `instancetype` and `preference` (no `spec.preference` when `None`).
+pub fn vm_for(base: &Value, instancetype: &str, preference: Option<&str>) -> Value {
+    let mut vm = base.clone();
+    let spec = vm["spec"].as_object_mut().expect("spec");
+    spec.insert("instancetype".into(), json!({"name": instancetype}));
+    match preference {
+        Some(preference) => {
+            spec.insert("preference".into(), json!({"name": preference}));
+        }
+        None => {
+            spec.shift_remove("preference");
+        }
+    }
+    vm
+}
+
+fn to_bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("serialize")
+}
+
+/// The full matrix, instancetype-major.
+pub fn matrix() -> Vec<Case> {
+    let base = base_vm();
+    let preferences = preferences();
+    let mut cases = Vec::new();
+    for instancetype in instancetypes() {
+        let instancetype_bytes = to_bytes(&instancetype);
+        let it = name(&instancetype);
+        let choices = preferences.iter().map(Some).chain(std::iter::once(None));
+        for preference in choices {
+            let pref = preference.map(name);
+            cases.push(Case {
+                label: format!("{it}/{}", pref.unwrap_or("-")),
+                vm: to_bytes(&vm_for(&base, it, pref)),
+                instancetype: instancetype_bytes.clone(),
+                preference: preference.map(to_bytes),
+            });
+        }
+    }
+    cases
+}
+
+/// The `u1.medium` + `fedora` case with `disks` disks.
+pub fn fedora_case(disks: usize) -> Case {
+    let find = |objects: Vec<Value>, wanted: &str| {
+        objects
+            .into_iter()
+            .find(|o| name(o) == wanted)
+            .unwrap_or_else(|| panic!("{wanted} is not bundled"))
+    };
+    Case {
+        label: format!("u1.medium/fedora, {disks} disks"),
+        vm: to_bytes(&vm_with_disks(disks)),
+        instancetype: to_bytes(&find(instancetypes(), "u1.medium")),
+        preference: Some(to_bytes(&find(preferences(), "fedora"))),
+    }
+}
+
+/// The cluster a caller builds: the instancetype and preference parsed from bytes.
+fn parse_objects(case: &Case) -> Result<InMemorySource, String> {
+    let mut source = InMemorySource::new();
+    source.insert(
+        serde_json::from_slice(&case.instancetype).map_err(|e| e.to_string())?,
+        None,
+    )?;
+    if let Some(preference) = &case.preference {
+        source.insert(serde_json::from_slice(preference).map_err(|e| e.to_string())?, None)?;
+    }
+    Ok(source)
+}
+
+/// A caller's whole job: parse the VM and its objects from bytes, expand, serialize the result. The
+/// caller owns the VM it parsed, so it hands it over (`expand_owned`).
+#[inline(never)]
+pub fn expand_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u8>, String> {
+    let vm: Value = serde_json::from_slice(&case.vm).map_err(|e| e.to_string())?;
+    let source = parse_objects(case)?;
+    let expanded = expand_owned(vm, &source, options).map_err(|e| e.to_string())?;
+    serde_json::to_vec(&expanded).map_err(|e| e.to_string())
+}
+
+/// [`expand_job`] through the borrowing `expand(&vm)`, which copies the VM first.
+#[inline(never)]
+pub fn expand_borrowed_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u8>, String> {
+    let vm: Value = serde_json::from_slice(&case.vm).map_err(|e| e.to_string())?;
+    let source = parse_objects(case)?;
+    let expanded = expand(&vm, &source, options).map_err(|e| e.to_string())?;
+    serde_json::to_vec(&expanded).map_err(|e| e.to_string())
+}
+
+/// What no expansion can avoid: the VM and its objects parsed, the VM serialized.
+#[inline(never)]
+pub fn inputs_job(case: &Case) -> Result<Vec<u8>, String> {
+    let vm: Value = serde_json::from_slice(&case.vm).map_err(|e| e.to_string())?;
+    let source = parse_objects(case)?;
+    std::hint::black_box(&source);
+    serde_json::to_vec(&vm).map_err(|e| e.to_string())
+}
+
+/// The floor: the same VM parsed and serialized, nothing else.
+#[inline(never)]
+pub fn floor_job(case: &Case) -> Result<Vec<u8>, String> {
+    let vm: Value = serde_json::from_slice(&case.vm).map_err(|e| e.to_string())?;
+    serde_json::to_vec(&vm).map_err(|e| e.to_string())
+}

@@ -1,0 +1,144 @@
+//! The npm API as plain functions over JSON values, free of wasm-bindgen types: argument checks,
+//! the in-memory "cluster" built from `objects`, the shared review, and the tagged results.
+
+use serde_json::{Map, Value, json};
+
+use crate::engine::cause::Cause;
+use crate::engine::find;
+use crate::engine::lookup::InMemorySource;
+use crate::engine::object_validation::validate_object;
+use crate::engine::review::{Rejection, ReviewMode, ReviewOptions, Verdict, VmReview, review_vm};
+use crate::js::convert::{Misuse, describe};
+
+/// `expand(vm, objects, options?)`: the VM as the policy in expand mode would admit it.
+pub fn expand(vm: &Value, objects: &Value, options: &Value) -> Result<Value, Misuse> {
+    let (review, warnings) = review(vm, objects, options, ReviewMode::Expand)?;
+    Ok(match review.verdict {
+        Verdict::Accept => success(Some((vm.clone(), false)), warnings),
+        Verdict::Mutate(expanded) => success(Some((expanded, true)), warnings),
+        Verdict::Reject(rejection) => failure(&rejection, warnings),
+    })
+}
+
+/// `validate(vm, objects, options?)`: the policy's validate mode (never changes the VM).
+pub fn validate(vm: &Value, objects: &Value, options: &Value) -> Result<Value, Misuse> {
+    let (review, warnings) = review(vm, objects, options, ReviewMode::Validate)?;
+    Ok(match review.verdict {
+        Verdict::Accept | Verdict::Mutate(_) => success(None, warnings),
+        Verdict::Reject(rejection) => failure(&rejection, warnings),
+    })
+}
+
+/// `validateObject(obj)`: admission of an instancetype or preference object, with warnings.
+pub fn validate_object_api(object: &Value) -> Result<Value, Misuse> {
+    if !object.is_object() {
+        return Err(Misuse(format!(
+            "validateObject(obj): obj must be an instancetype or preference object, not {}",
+            describe(object)
+        )));
+    }
+    let validation = validate_object(object);
+    Ok(if validation.is_allowed() {
+        success(None, validation.warnings)
+    } else {
+        failure(&Rejection::invalid(validation.causes), validation.warnings)
+    })
+}
+
+/// Reads the options exactly as the policy reads its settings (same keys, same checks); `mode`
+/// is set by the function called.
+pub fn parse_options(options: &Value, mode: ReviewMode) -> Result<ReviewOptions, Misuse> {
+    let mut parsed = match options {
+        Value::Null => ReviewOptions::default(),
+        Value::Object(_) => serde_path_to_error::deserialize::<_, ReviewOptions>(options).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if path.is_empty() || path == "." {
+                Misuse(format!("invalid options: {inner}"))
+            } else {
+                Misuse(format!("invalid options: {path}: {inner}"))
+            }
+        })?,
+        other => return Err(Misuse(format!("options must be an object, not {}", describe(other)))),
+    };
+    parsed
+        .validate()
+        .map_err(|problem| Misuse(format!("invalid options: {problem}")))?;
+    parsed.mode = mode;
+    Ok(parsed)
+}
+
+/// The in-memory cluster: every usable object of `objects`; each unusable one (an unsupported
+/// kind, no `metadata.name`) is skipped with a warning. Namespaced objects without a namespace
+/// live in `namespace` (the VM's). When two objects share kind, namespace and name, the later wins.
+pub fn build_source(objects: &Value, namespace: &str) -> Result<(InMemorySource, Vec<String>), Misuse> {
+    let Value::Array(items) = objects else {
+        return Err(Misuse(format!(
+            "objects must be an array of Kubernetes objects (instancetypes, preferences, ControllerRevisions, PVCs, DataVolumes, DataSources, VolumeSnapshots), not {}",
+            describe(objects)
+        )));
+    };
+    let mut source = InMemorySource::new();
+    let mut warnings = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        if !item.is_object() {
+            return Err(Misuse(format!(
+                "objects[{index}] must be a Kubernetes object, not {}",
+                describe(item)
+            )));
+        }
+        if let Err(problem) = source.insert(item.clone(), Some(namespace)) {
+            warnings.push(format!("objects[{index}] ignored: {problem}"));
+        }
+    }
+    Ok((source, warnings))
+}
+
+/// Runs the shared review with the VM's namespace (`""` when it has none, as the native CLI and
+/// the conformance runner do).
+fn review(vm: &Value, objects: &Value, options: &Value, mode: ReviewMode) -> Result<(VmReview, Vec<String>), Misuse> {
+    if !vm.is_object() {
+        return Err(Misuse(format!(
+            "vm must be a VirtualMachine object, not {}",
+            describe(vm)
+        )));
+    }
+    let options = parse_options(options, mode)?;
+    let namespace = find::vm_namespace(vm);
+    let (source, mut warnings) = build_source(objects, namespace)?;
+    let review = review_vm(vm, None, namespace, &source, &options);
+    warnings.extend(review.warnings.iter().cloned());
+    Ok((review, warnings))
+}
+
+/// `{ok: true, [vm, changed,] warnings}`.
+fn success(vm: Option<(Value, bool)>, warnings: Vec<String>) -> Value {
+    let mut result = Map::new();
+    result.insert("ok".into(), Value::Bool(true));
+    if let Some((vm, changed)) = vm {
+        result.insert("vm".into(), vm);
+        result.insert("changed".into(), Value::Bool(changed));
+    }
+    result.insert("warnings".into(), json!(warnings));
+    Value::Object(result)
+}
+
+/// `{ok: false, message, code, causes, warnings}`.
+fn failure(rejection: &Rejection, warnings: Vec<String>) -> Value {
+    json!({
+        "ok": false,
+        "message": rejection.message,
+        "code": rejection.code,
+        "causes": causes(&rejection.causes),
+        "warnings": warnings,
+    })
+}
+
+fn causes(causes: &[Cause]) -> Value {
+    Value::Array(
+        causes
+            .iter()
+            .map(|cause| json!({"reason": cause.reason, "message": cause.message, "field": cause.field}))
+            .collect(),
+    )
+}

@@ -1,0 +1,95 @@
+//! Cluster lookups through the Kubewarden host (`kubewarden/kubernetes/get_resource`), behind a
+//! small trait so the mapping of requests and errors is tested natively with a fake host.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::engine::lookup::{LookupError, ObjectRef, ObjectSource};
+
+/// The payload of a `get_resource` host call, field for field the SDK's `GetResourceRequest`
+/// (and what kwctl records as `!KubernetesGetResource`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetResource {
+    /// `v1` for the core group, `group/version` otherwise.
+    pub api_version: String,
+    /// Singular PascalCase kind.
+    pub kind: String,
+    /// Object name.
+    pub name: String,
+    /// The namespace of a namespaced kind, `None` for cluster-scoped kinds.
+    pub namespace: Option<String>,
+    /// Always `false`: the host's short-lived cache is fine for admission.
+    pub disable_cache: bool,
+}
+
+impl GetResource {
+    /// The host request for one object.
+    pub fn for_object(object: &ObjectRef) -> Self {
+        Self {
+            api_version: object.kind.api_version().to_owned(),
+            kind: object.kind.kind().to_owned(),
+            name: object.name.clone(),
+            namespace: if object.kind.is_namespaced() {
+                object.namespace.clone()
+            } else {
+                None
+            },
+            disable_cache: false,
+        }
+    }
+}
+
+/// The host's `get_resource` capability: the object, or the host's error text.
+pub trait Host {
+    /// Performs one `get_resource` call.
+    fn get_resource(&self, request: &GetResource) -> Result<Value, String>;
+}
+
+/// The text by which a Kubewarden host reports a missing object:
+/// `Cannot find <apiVersion>/<kind> named '<name>' inside of namespace '<Some("ns") or None>'`.
+pub const HOST_NOT_FOUND_MARKER: &str = "Cannot find ";
+
+/// Maps a host error to a lookup error: the host's "Cannot find ..." becomes
+/// [`LookupError::NotFound`] (so the rejection reads like KubeVirt's NotFound), anything else
+/// [`LookupError::Failed`] carrying the host's text.
+pub fn lookup_error(object: &ObjectRef, host_message: &str) -> LookupError {
+    if host_message.contains(HOST_NOT_FOUND_MARKER) {
+        LookupError::NotFound(object.clone())
+    } else {
+        LookupError::Failed {
+            object: object.clone(),
+            message: host_message.trim().to_owned(),
+        }
+    }
+}
+
+/// An [`ObjectSource`] answering from a [`Host`].
+#[derive(Debug, Clone)]
+pub struct HostSource<H> {
+    host: H,
+}
+
+impl<H: Host> HostSource<H> {
+    /// Wraps a host.
+    pub fn new(host: H) -> Self {
+        Self { host }
+    }
+}
+
+impl<H: Host> ObjectSource for HostSource<H> {
+    fn get(&self, object: &ObjectRef) -> Result<Value, LookupError> {
+        let request = GetResource::for_object(object);
+        let value = self
+            .host
+            .get_resource(&request)
+            .map_err(|message| lookup_error(object, &message))?;
+        if value.is_object() {
+            Ok(value)
+        } else {
+            Err(LookupError::Failed {
+                object: object.clone(),
+                message: "the host answered with something that is not a JSON object".to_owned(),
+            })
+        }
+    }
+}

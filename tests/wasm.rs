@@ -1,0 +1,257 @@
+//! The npm face (`src/js`) under wasm-bindgen-test: run in Node and in headless Chromium by
+//! `make test-npm` (`cargo test --target wasm32-unknown-unknown --test wasm`, the second time with
+//! `WASM_BINDGEN_USE_BROWSER=1`). Calls the exported functions with real JS values and checks what
+//! JS sees: plain objects, tagged results, `TypeError` on misuse.
+
+#![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use js_sys::{Array, JSON, Object, Reflect};
+use kubevirt_instancetype::js;
+use serde_json::{Value, json};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const INSTANCETYPES: &str = include_str!("../data/common-instancetypes/common-clusterinstancetypes-bundle.json");
+const PREFERENCES: &str = include_str!("../data/common-instancetypes/common-clusterpreferences-bundle.json");
+
+/// A JS value made by `JSON.parse` (as a console would hold it).
+fn parse(value: &Value) -> JsValue {
+    JSON::parse(&value.to_string()).unwrap()
+}
+
+/// A JS result read back as JSON.
+fn read(value: &JsValue) -> Value {
+    serde_json::from_str(&String::from(JSON::stringify(value).unwrap())).unwrap()
+}
+
+fn bundle_object(bundle: &str, name: &str) -> Value {
+    let items: Vec<Value> = serde_json::from_str(bundle).unwrap();
+    items.into_iter().find(|item| item["metadata"]["name"] == name).unwrap()
+}
+
+/// u1.medium and fedora, plus a Pod the engine never reads.
+fn objects() -> JsValue {
+    parse(&json!([
+        bundle_object(INSTANCETYPES, "u1.medium"),
+        bundle_object(PREFERENCES, "fedora"),
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "not-used"}},
+    ]))
+}
+
+fn vm(domain: Value) -> Value {
+    json!({
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {"name": "preview", "namespace": "default"},
+        "spec": {
+            "instancetype": {"name": "u1.medium"},
+            "preference": {"name": "fedora"},
+            "runStrategy": "Halted",
+            "template": {"spec": {
+                "domain": domain,
+                "volumes": [{"name": "rootdisk", "containerDisk": {"image": "quay.io/containerdisks/fedora:41"}}]
+            }}
+        }
+    })
+}
+
+fn is_plain_object(value: &JsValue) -> bool {
+    value.is_object()
+        && !value.is_instance_of::<js_sys::Map>()
+        && JsValue::from(Object::get_prototype_of(value)) == JsValue::from(Object::get_prototype_of(&Object::new()))
+}
+
+fn type_error_message(error: JsValue) -> String {
+    assert!(
+        error.is_instance_of::<js_sys::TypeError>(),
+        "expected a TypeError, got {error:?}"
+    );
+    String::from(error.unchecked_into::<js_sys::Error>().message())
+}
+
+#[wasm_bindgen_test]
+fn version_is_the_crate_version() {
+    assert_eq!(js::version(), env!("CARGO_PKG_VERSION"));
+}
+
+#[wasm_bindgen_test]
+fn expand_applies_instancetype_and_preference() {
+    let result = js::expand(parse(&vm(json!({"devices": {}}))), objects(), JsValue::UNDEFINED).unwrap();
+    let out = read(&result);
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["changed"], true);
+    let domain = &out["vm"]["spec"]["template"]["spec"]["domain"];
+    assert_eq!(domain["cpu"]["sockets"], 1);
+    assert_eq!(domain["cpu"]["cores"], 1);
+    assert_eq!(domain["cpu"]["threads"], 1);
+    assert_eq!(domain["memory"]["guest"], "4Gi");
+    assert_eq!(domain["devices"]["disks"][0]["disk"]["bus"], "virtio");
+    assert_eq!(domain["devices"]["interfaces"][0]["model"], "virtio");
+    assert!(out["vm"]["spec"].get("instancetype").is_none(), "matchers are removed");
+    let warnings = out["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("objects[2] ignored: unsupported object kind \"Pod\"")
+    );
+}
+
+#[wasm_bindgen_test]
+fn results_are_plain_objects_and_arrays() {
+    let result = js::expand(parse(&vm(json!({}))), objects(), JsValue::UNDEFINED).unwrap();
+    assert!(is_plain_object(&result));
+    let vm = Reflect::get(&result, &"vm".into()).unwrap();
+    assert!(is_plain_object(&vm));
+    let metadata = Reflect::get(&vm, &"metadata".into()).unwrap();
+    assert!(is_plain_object(&metadata));
+    let warnings = Reflect::get(&result, &"warnings".into()).unwrap();
+    assert!(Array::is_array(&warnings));
+    assert_eq!(Reflect::get(&result, &"ok".into()).unwrap(), JsValue::TRUE);
+}
+
+#[wasm_bindgen_test]
+fn a_vm_without_matchers_comes_back_unchanged() {
+    let plain = json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "x"},
+        "spec": {"template": {"spec": {"domain": {"cpu": {"cores": 3}}}}}});
+    let out = read(&js::expand(parse(&plain), parse(&json!([])), JsValue::NULL).unwrap());
+    assert_eq!(out, json!({"ok": true, "vm": plain, "changed": false, "warnings": []}));
+}
+
+#[wasm_bindgen_test]
+fn a_conflict_is_returned_with_its_field() {
+    let conflicting = vm(json!({"cpu": {"sockets": 2}}));
+    let out = read(&js::expand(parse(&conflicting), objects(), JsValue::UNDEFINED).unwrap());
+    assert_eq!(out["ok"], false, "{out}");
+    assert_eq!(out["code"], 422);
+    assert_eq!(
+        out["causes"],
+        json!([{"reason": "FieldValueInvalid",
+            "message": "VM field(s) spec.template.spec.domain.cpu.sockets conflicts with selected instance type",
+            "field": "spec.template.spec.domain.cpu.sockets"}])
+    );
+    assert_eq!(out["message"], out["causes"][0]["message"]);
+    assert!(out.get("vm").is_none());
+    // validate reports the same conflict.
+    let validated = read(&js::validate(parse(&conflicting), objects(), JsValue::UNDEFINED).unwrap());
+    assert_eq!(validated["causes"], out["causes"]);
+}
+
+#[wasm_bindgen_test]
+fn validate_never_returns_a_vm() {
+    let out = read(&js::validate(parse(&vm(json!({}))), objects(), JsValue::UNDEFINED).unwrap());
+    assert_eq!(out["ok"], true);
+    assert!(out.get("vm").is_none());
+}
+
+#[wasm_bindgen_test]
+fn a_failed_requirement_is_returned() {
+    let mut instancetype = bundle_object(INSTANCETYPES, "u1.medium");
+    instancetype["metadata"]["name"] = json!("tiny");
+    instancetype["spec"]["memory"]["guest"] = json!("1Gi");
+    let mut machine = vm(json!({}));
+    machine["spec"]["instancetype"]["name"] = json!("tiny");
+    let objects = parse(&json!([instancetype, bundle_object(PREFERENCES, "fedora")]));
+    let out = read(&js::expand(parse(&machine), objects, JsValue::UNDEFINED).unwrap());
+    assert_eq!(out["ok"], false, "{out}");
+    assert_eq!(out["causes"][0]["field"], "spec.instancetype");
+    assert!(
+        out["message"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient Memory resources of 1Gi"),
+        "{out}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn missing_objects_reject_unless_allowed() {
+    let out = read(&js::expand(parse(&vm(json!({}))), parse(&json!([])), JsValue::UNDEFINED).unwrap());
+    assert_eq!(out["ok"], false);
+    assert_eq!(out["causes"][0]["reason"], "FieldValueNotFound");
+    assert_eq!(out["causes"][0]["field"], "spec.instancetype");
+    let allowed = parse(&json!({"allowMissingObjects": true}));
+    let out = read(&js::expand(parse(&vm(json!({}))), parse(&json!([])), allowed).unwrap());
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["warnings"].as_array().unwrap().len(), 2, "{out}");
+}
+
+#[wasm_bindgen_test]
+fn options_are_the_policy_settings() {
+    let rules = parse(
+        &json!({"mode": "validate", "allowedInstancetypes": [{"name": "cx1.*"}], "cluster": {"defaultArchitecture": "arm64"}}),
+    );
+    let out = read(&js::expand(parse(&vm(json!({}))), objects(), rules).unwrap());
+    assert_eq!(out["ok"], false);
+    assert_eq!(out["causes"][0]["reason"], "FieldValueForbidden");
+    assert_eq!(out["causes"][0]["field"], "spec.instancetype.name");
+}
+
+#[wasm_bindgen_test]
+fn validate_object_reports_causes_and_warnings() {
+    let good = parse(&bundle_object(INSTANCETYPES, "u1.medium"));
+    assert_eq!(
+        read(&js::validate_object(good).unwrap()),
+        json!({"ok": true, "warnings": []})
+    );
+    let bad = json!({"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachinePreference",
+        "metadata": {"name": "p"}, "spec": {"cpu": {"preferredCPUTopology": "bogus"}}});
+    let out = read(&js::validate_object(parse(&bad)).unwrap());
+    assert_eq!(out["ok"], false, "{out}");
+    assert_eq!(out["causes"][0]["field"], "spec.cpu.preferredCPUTopology");
+    let warned = json!({"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachineInstancetype",
+        "metadata": {"name": "t"}, "spec": {"cpu": {"guest": 1}, "memory": {"guest": "1Gi"}, "launchSecurity": {"sev": {}}}});
+    let out = read(&js::validate_object(parse(&warned)).unwrap());
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["warnings"].as_array().unwrap().len(), 1, "{out}");
+}
+
+#[wasm_bindgen_test]
+fn misuse_throws_type_errors() {
+    let message = type_error_message(js::expand(JsValue::NULL, parse(&json!([])), JsValue::UNDEFINED).unwrap_err());
+    assert!(
+        message.contains("vm must be a VirtualMachine object, not null"),
+        "{message}"
+    );
+    let message = type_error_message(js::expand(parse(&json!([])), parse(&json!([])), JsValue::UNDEFINED).unwrap_err());
+    assert!(message.contains("not an array"), "{message}");
+    let message =
+        type_error_message(js::validate(parse(&vm(json!({}))), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap_err());
+    assert!(message.contains("objects must be an array"), "{message}");
+    let message =
+        type_error_message(js::expand(parse(&vm(json!({}))), parse(&json!([1])), JsValue::UNDEFINED).unwrap_err());
+    assert!(
+        message.contains("objects[0] must be a Kubernetes object, not a number"),
+        "{message}"
+    );
+    let message =
+        type_error_message(js::expand(parse(&vm(json!({}))), objects(), parse(&json!({"bogus": 1}))).unwrap_err());
+    assert!(
+        message.contains("invalid options") && message.contains("bogus"),
+        "{message}"
+    );
+    let message = type_error_message(
+        js::expand(
+            parse(&vm(json!({}))),
+            objects(),
+            parse(&json!({"cluster": {"defaultArchitecture": "x86"}})),
+        )
+        .unwrap_err(),
+    );
+    assert!(
+        message.contains("cluster.defaultArchitecture must be amd64, arm64 or s390x"),
+        "{message}"
+    );
+    let message = type_error_message(js::expand(parse(&vm(json!({}))), objects(), JsValue::from(3)).unwrap_err());
+    assert!(message.contains("options must be an object"), "{message}");
+    let message = type_error_message(js::validate_object(JsValue::from("x")).unwrap_err());
+    assert!(
+        message.contains("obj must be an instancetype or preference object, not a string"),
+        "{message}"
+    );
+    let function = js_sys::Function::new_no_args("return 1");
+    let message = type_error_message(js::validate_object(function.into()).unwrap_err());
+    assert!(message.contains("obj is not a JSON-compatible value"), "{message}");
+}
