@@ -248,11 +248,11 @@ fn hostile_table_through_policy_wasm() {
         if let Err(problem) = case.check(&outcome, "wasm") {
             failures.push(format!("{} (raw waPC): {problem}", case.name));
         }
-        if case.is_raw()
-            || lookups
-                .iter()
-                .any(|l| l.answer.is_err() && !l.answer.as_ref().unwrap_err().starts_with("Cannot find"))
-        {
+        // The harness adds nothing for the megabyte-sized cases but minutes of a debug-built host.
+        let scripted_failure = lookups
+            .iter()
+            .any(|l| l.answer.as_ref().is_err_and(|e| !e.starts_with("Cannot find")));
+        if case.is_raw() || scripted_failure || case.payload().len() > 256 * 1024 {
             continue;
         }
         if let Some(through_harness) = run_harness(case, &lookups) {
@@ -265,6 +265,10 @@ fn hostile_table_through_policy_wasm() {
             }
         }
     }
+    eprintln!(
+        "{} cases through raw waPC, {harness_runs} also through the kwrun harness",
+        cases.len()
+    );
     assert!(
         cases.len() > 100 && harness_runs > 50,
         "{} cases, {harness_runs} through the harness",
