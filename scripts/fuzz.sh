@@ -30,6 +30,6 @@ for target in "${TARGETS[@]}"; do
         printf '[fuzz] %s FAILED: see fuzz/work/logs/%s.log and fuzz/artifacts/%s/\n' "${target}" "${target}" "${target}" >&2
         status=1
     fi
-    grep -E '^#[0-9]+ +(DONE|pulse)' "work/logs/${target}.log" | tail -1 >&2 || true
+    grep -E '^#[0-9]+[[:space:]]+(DONE|pulse)' "work/logs/${target}.log" | tail -1 >&2 || true
 done
 exit "${status}"
