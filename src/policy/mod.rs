@@ -162,6 +162,18 @@ fn object_name(request: &AdmissionRequest) -> String {
     }
 }
 
+/// The rejection of a request whose object is not a JSON object.
+fn not_an_object(request: &AdmissionRequest) -> PolicyResponse {
+    PolicyResponse::reject(
+        format!(
+            "malformed request: the {} object is not a JSON object",
+            request.kind.kind
+        ),
+        BAD_REQUEST,
+        Vec::new(),
+    )
+}
+
 fn review_virtual_machine(
     request: &AdmissionRequest,
     settings: &Settings,
@@ -169,14 +181,7 @@ fn review_virtual_machine(
 ) -> PolicyResponse {
     let vm = &request.object;
     if !vm.is_object() {
-        return PolicyResponse::reject(
-            format!(
-                "malformed request: the {} object is not a JSON object",
-                request.kind.kind
-            ),
-            BAD_REQUEST,
-            Vec::new(),
-        );
+        return not_an_object(request);
     }
     let is_being_deleted = vm
         .get("metadata")
@@ -208,14 +213,7 @@ fn review_virtual_machine(
 
 fn review_instancetype_object(request: &AdmissionRequest) -> PolicyResponse {
     let Some(map) = request.object.as_object() else {
-        return PolicyResponse::reject(
-            format!(
-                "malformed request: the {} object is not a JSON object",
-                request.kind.kind
-            ),
-            BAD_REQUEST,
-            Vec::new(),
-        );
+        return not_an_object(request);
     };
     // Requests always carry apiVersion and kind in the object; fill them from the request if not.
     let mut object = map.clone();
