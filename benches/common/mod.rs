@@ -139,15 +139,14 @@ pub fn fedora_case(disks: usize) -> Case {
     }
 }
 
-/// The cluster a caller builds: the instancetype and preference parsed from bytes.
+/// The cluster a caller builds from the instancetype and preference bytes it received
+/// (`InMemorySource::insert_json`: a `v1beta1` spec is decoded straight from the text).
 fn parse_objects(case: &Case) -> Result<InMemorySource, String> {
     let mut source = InMemorySource::new();
-    source.insert(
-        serde_json::from_slice(&case.instancetype).map_err(|e| e.to_string())?,
-        None,
-    )?;
+    let text = |bytes| std::str::from_utf8(bytes).map_err(|e| e.to_string());
+    source.insert_json(text(&case.instancetype)?, None)?;
     if let Some(preference) = &case.preference {
-        source.insert(serde_json::from_slice(preference).map_err(|e| e.to_string())?, None)?;
+        source.insert_json(text(preference)?, None)?;
     }
     Ok(source)
 }

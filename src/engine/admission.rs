@@ -7,9 +7,9 @@ use serde_json::Value;
 use crate::engine::apply;
 use crate::engine::cause::{Cause, FIELD_VALUE_NOT_FOUND};
 use crate::engine::defaults;
-use crate::engine::expand::{VMI_SPEC_PATH, template_parts};
+use crate::engine::expand::{VMI_SPEC_PATH, expand_with_specs, template_parts};
 use crate::engine::find::{self, Matcher, MatcherRole};
-use crate::engine::json::ShapeError;
+use crate::engine::json::{self, ShapeError};
 use crate::engine::lookup::ObjectSource;
 use crate::engine::options::ExpandOptions;
 use crate::engine::requirements;
@@ -58,7 +58,7 @@ pub fn vm_admission_checks_in_namespace(
 ) -> AdmissionChecks {
     let instancetype = find::find_instancetype(vm, namespace, source).ok().flatten();
     let preference = find::find_preference(vm, namespace, source).ok().flatten();
-    checks_with_specs(vm, instancetype.as_ref(), preference.as_ref(), options)
+    checks_with_specs(vm, instancetype.as_deref(), preference.as_deref(), options)
 }
 
 /// The validating checks given already resolved specs.
@@ -94,6 +94,39 @@ pub fn checks_with_specs(
         Err(CheckError::Message(message)) => checks.error = Some(message),
     }
     checks
+}
+
+/// The expansion of a VM that passes every check of [`checks_with_specs`], found with one
+/// application of the instancetype and preference instead of two (one on a copy for the checks,
+/// one for the expansion). `None` when anything fails or the shortcut does not apply
+/// (`vmi_defaults` off, nothing to apply); the caller then runs [`checks_with_specs`] and
+/// [`expand_with_specs`] separately, which name the failure exactly as KubeVirt does.
+///
+/// Why one application suffices: the expansion first adds the default disks, pod network and
+/// interface, then applies, then sets the VMI defaults; the checks apply to the VM as it is and then
+/// set the VMI defaults. The defaults only append new disks, interfaces and networks, which no
+/// instancetype field conflicts with and which the requirements (CPU, memory, architecture) never
+/// read; and every field of the VM that the checks could find malformed is read in the same state by
+/// the expansion. So when the expansion succeeds and its result meets the requirements, the checks
+/// pass too. `tests/single_pass.rs` holds the two paths to that over the catalogue.
+pub fn expand_checked(
+    vm: &Value,
+    instancetype: Option<&crate::engine::model::InstancetypeSpec>,
+    preference: Option<&crate::engine::model::PreferenceSpec>,
+    options: &ExpandOptions,
+) -> Option<Value> {
+    if !options.vmi_defaults || (instancetype.is_none() && preference.is_none()) {
+        return None;
+    }
+    if requirements::check_spread(instancetype, preference).is_some() {
+        return None;
+    }
+    let expanded = expand_with_specs(vm.clone(), instancetype, preference, options).ok()?;
+    let vmi_spec = json::get_path(&expanded, &["spec", "template", "spec"])?.as_object()?;
+    match requirements::check_requirements(instancetype, preference, vmi_spec) {
+        Ok(None) => Some(expanded),
+        Ok(Some(_)) | Err(_) => None,
+    }
 }
 
 enum CheckError {

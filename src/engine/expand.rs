@@ -110,7 +110,7 @@ pub fn expand_owned_in_namespace(
 
     let instancetype = find::find_instancetype(&expanded, namespace, source)?;
     let preference = find::find_preference(&expanded, namespace, source)?;
-    expand_with_specs(expanded, instancetype.as_ref(), preference.as_ref(), options)
+    expand_with_specs(expanded, instancetype.as_deref(), preference.as_deref(), options)
 }
 
 /// Expands a VM whose instancetype and preference are already resolved (inference already done):

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::engine::json::{self, ShapeError};
-use crate::engine::lookup::{LookupError, ObjectRef, ObjectSource, ResourceKind};
-use crate::engine::model::legacy::{self, DecodeError};
+use crate::engine::lookup::{LookupError, ObjectRef, ObjectSource, ResourceKind, SpecLookupError};
+use crate::engine::model::legacy::DecodeError;
 use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
 use crate::engine::revision;
 
@@ -126,6 +126,15 @@ pub enum FindError {
     Shape(#[from] ShapeError),
 }
 
+impl From<SpecLookupError> for FindError {
+    fn from(error: SpecLookupError) -> Self {
+        match error {
+            SpecLookupError::Lookup(error) => Self::Lookup(error),
+            SpecLookupError::Decode(error) => Self::Decode(error),
+        }
+    }
+}
+
 /// The kind a matcher's `kind` resolves to, or the unexpected-kind error.
 pub fn resolve_kind(role: MatcherRole, kind: &str, legacy_flavor: bool) -> Result<ResourceKind, FindError> {
     let lowered = kind.to_ascii_lowercase();
@@ -198,17 +207,17 @@ pub fn find_instancetype(
     vm: &Value,
     namespace: &str,
     source: &dyn ObjectSource,
-) -> Result<Option<InstancetypeSpec>, FindError> {
+) -> Result<Option<Arc<InstancetypeSpec>>, FindError> {
     let Some(matcher) = read_matcher(vm, MatcherRole::Instancetype)? else {
         return Ok(None);
     };
     if let Some(found) = find_revision(vm, &matcher, MatcherRole::Instancetype, namespace, source)? {
         // A revision holding a preference is KubeVirt's `unexpected type in ControllerRevision: %T`.
-        return Ok(Some(revision::decode_instancetype_revision(&found)?));
+        return Ok(Some(Arc::new(revision::decode_instancetype_revision(&found)?)));
     }
     let kind = resolve_kind(MatcherRole::Instancetype, &matcher.kind, matcher.legacy_flavor)?;
-    let object = source.get_shared(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
-    Ok(Some(legacy::instancetype_spec_from_object(&object)?))
+    let object = ObjectRef::new(kind, Some(namespace), &matcher.name);
+    Ok(Some(source.instancetype_spec(&object)?))
 }
 
 /// Resolves the VM's preference (`None` when the VM has no preference matcher).
@@ -216,14 +225,14 @@ pub fn find_preference(
     vm: &Value,
     namespace: &str,
     source: &dyn ObjectSource,
-) -> Result<Option<PreferenceSpec>, FindError> {
+) -> Result<Option<Arc<PreferenceSpec>>, FindError> {
     let Some(matcher) = read_matcher(vm, MatcherRole::Preference)? else {
         return Ok(None);
     };
     if let Some(found) = find_revision(vm, &matcher, MatcherRole::Preference, namespace, source)? {
-        return Ok(Some(revision::decode_preference_revision(&found)?));
+        return Ok(Some(Arc::new(revision::decode_preference_revision(&found)?)));
     }
     let kind = resolve_kind(MatcherRole::Preference, &matcher.kind, uses_legacy_flavor(vm))?;
-    let object = source.get_shared(&ObjectRef::new(kind, Some(namespace), &matcher.name))?;
-    Ok(Some(legacy::preference_spec_from_object(&object)?))
+    let object = ObjectRef::new(kind, Some(namespace), &matcher.name);
+    Ok(Some(source.preference_spec(&object)?))
 }

@@ -8,9 +8,14 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::engine::model::legacy::{self, DecodeError};
+use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
 
 /// Every kind of object the engine may look up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -219,6 +224,17 @@ impl LookupError {
     }
 }
 
+/// Why an instancetype or preference spec could not be had from a source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecLookupError {
+    /// The object could not be fetched.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The object was fetched but is not a usable instancetype (or preference).
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
 /// Where the engine gets cluster objects from. Implementations must not panic.
 pub trait ObjectSource {
     /// The object named by `object`, as JSON.
@@ -230,6 +246,25 @@ pub trait ObjectSource {
     fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
         self.get(object).map(Arc::new)
     }
+
+    /// The instancetype (or flavor) `object` decoded into the `v1beta1` spec. The default decodes
+    /// what [`ObjectSource::get_shared`] answers; a source holding decoded specs answers with them.
+    fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
+        decode_instancetype(self.get_shared(object)?)
+    }
+
+    /// The preference `object` decoded into the `v1beta1` spec (see [`ObjectSource::instancetype_spec`]).
+    fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
+        decode_preference(self.get_shared(object)?)
+    }
+}
+
+fn decode_instancetype(object: Arc<Value>) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
+    Ok(Arc::new(legacy::instancetype_spec_from_object(&object)?))
+}
+
+fn decode_preference(object: Arc<Value>) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
+    Ok(Arc::new(legacy::preference_spec_from_object(&object)?))
 }
 
 impl<T: ObjectSource + ?Sized> ObjectSource for &T {
@@ -240,13 +275,90 @@ impl<T: ObjectSource + ?Sized> ObjectSource for &T {
     fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
         (**self).get_shared(object)
     }
+
+    fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
+        (**self).instancetype_spec(object)
+    }
+
+    fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
+        (**self).preference_spec(object)
+    }
 }
 
 /// An in-memory set of objects, keyed by group, kind, namespace and name (any version of a group
 /// matches, so a `v1alpha2` preference answers a lookup of the `v1beta1` kind).
 #[derive(Debug, Clone, Default)]
 pub struct InMemorySource {
-    objects: BTreeMap<ObjectRef, Arc<Value>>,
+    objects: BTreeMap<ObjectRef, Held>,
+}
+
+/// One object of an [`InMemorySource`].
+#[derive(Debug, Clone)]
+enum Held {
+    /// Inserted as a JSON value.
+    Value(Arc<Value>),
+    /// A `v1beta1` instancetype or preference inserted as JSON text. Its spec is decoded from the
+    /// `spec` member's text when first asked for (a catalogue of objects costs only the ones used),
+    /// and the JSON value of the whole object is only built if someone asks for it.
+    Text {
+        text: Arc<str>,
+        /// Where the `spec` member's text lies in `text`.
+        spec_at: std::ops::Range<usize>,
+        value: OnceLock<Arc<Value>>,
+        /// The decoded spec; `None` inside when the text does not decode (the JSON value's
+        /// decoding then gives the error).
+        spec: OnceLock<Option<DecodedSpec>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum DecodedSpec {
+    Instancetype(Arc<InstancetypeSpec>),
+    Preference(Arc<PreferenceSpec>),
+}
+
+impl Held {
+    /// The spec decoded from the text (once), for a `Text` object.
+    fn decoded_spec(&self, kind: ResourceKind) -> Option<&DecodedSpec> {
+        let Self::Text {
+            text, spec_at, spec, ..
+        } = self
+        else {
+            return None;
+        };
+        spec.get_or_init(|| {
+            let spec_text = text.get(spec_at.clone())?;
+            match kind {
+                ResourceKind::Instancetype | ResourceKind::ClusterInstancetype => {
+                    legacy::v1beta1_instancetype_spec_from_text(spec_text)
+                        .map(|s| DecodedSpec::Instancetype(Arc::new(s)))
+                }
+                ResourceKind::Preference | ResourceKind::ClusterPreference => {
+                    legacy::v1beta1_preference_spec_from_text(spec_text).map(|s| DecodedSpec::Preference(Arc::new(s)))
+                }
+                _ => None,
+            }
+        })
+        .as_ref()
+    }
+}
+
+/// The parts of an object [`InMemorySource::insert_json`] reads without building a JSON tree.
+/// Every other member is skipped (still checked to be well-formed JSON).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<&'a str>,
+    kind: Option<&'a str>,
+    metadata: Option<EnvelopeMetadata<'a>>,
+    #[serde(borrow)]
+    spec: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeMetadata<'a> {
+    name: Option<&'a str>,
+    namespace: Option<&'a str>,
 }
 
 impl InMemorySource {
@@ -261,23 +373,69 @@ impl InMemorySource {
     pub fn insert(&mut self, object: Value, default_namespace: Option<&str>) -> Result<(), String> {
         let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
         let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let metadata = object.get("metadata");
+        let name = metadata.and_then(|m| m.get("name")).and_then(Value::as_str);
+        let namespace = metadata.and_then(|m| m.get("namespace")).and_then(Value::as_str);
+        let key = Self::key(api_version, kind, name, namespace, default_namespace)?;
+        self.objects.insert(key, Held::Value(Arc::new(object)));
+        Ok(())
+    }
+
+    /// [`InMemorySource::insert`] for an object given as JSON text, as a caller receives it. Of a
+    /// `v1beta1` instancetype or preference only the kind, name and namespace are read now (its
+    /// metadata, often most of the text, is skipped); the spec is decoded from the `spec` member's
+    /// text when first asked for, and the object's JSON value is only built if asked for. Anything
+    /// else is parsed and inserted as a value. Either way the source answers exactly as if the
+    /// parsed text had been inserted.
+    pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
+        if let Some((key, spec_at)) = Self::read_envelope(text, default_namespace) {
+            let held = Held::Text {
+                text: Arc::from(text),
+                spec_at,
+                value: OnceLock::new(),
+                spec: OnceLock::new(),
+            };
+            self.objects.insert(key, held);
+            return Ok(());
+        }
+        let object = serde_json::from_str(text).map_err(|error| format!("not a JSON object: {error}"))?;
+        self.insert(object, default_namespace)
+    }
+
+    /// The key of a `v1beta1` instancetype or preference and where its `spec` member lies in
+    /// `text`; `None` sends the text down the general path (which also gives the errors).
+    fn read_envelope(text: &str, default_namespace: Option<&str>) -> Option<(ObjectRef, std::ops::Range<usize>)> {
+        let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
+        let (api_version, kind) = (envelope.api_version?, envelope.kind?);
+        if api_version != "instancetype.kubevirt.io/v1beta1" {
+            return None;
+        }
+        let metadata = envelope.metadata?;
+        let key = Self::key(api_version, kind, metadata.name, metadata.namespace, default_namespace).ok()?;
+        let spec = envelope.spec?.get();
+        // The spec's text is borrowed from `text`: its offset is the distance between the two.
+        let start = (spec.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+        let spec_at = start..start.checked_add(spec.len())?;
+        Some((key, spec_at))
+    }
+
+    fn key(
+        api_version: &str,
+        kind: &str,
+        name: Option<&str>,
+        namespace: Option<&str>,
+        default_namespace: Option<&str>,
+    ) -> Result<ObjectRef, String> {
         let Some(resource) = ResourceKind::of_object(api_version, kind) else {
             return Err(format!(
                 "unsupported object kind {kind:?} of apiVersion {api_version:?}"
             ));
         };
-        let metadata = object.get("metadata");
-        let Some(name) = metadata.and_then(|m| m.get("name")).and_then(Value::as_str) else {
+        let Some(name) = name else {
             return Err(format!("{kind} without metadata.name"));
         };
-        let namespace = metadata
-            .and_then(|m| m.get("namespace"))
-            .and_then(Value::as_str)
-            .filter(|ns| !ns.is_empty())
-            .or(default_namespace);
-        let key = ObjectRef::new(resource, namespace, name);
-        self.objects.insert(key, Arc::new(object));
-        Ok(())
+        let namespace = namespace.filter(|ns| !ns.is_empty()).or(default_namespace);
+        Ok(ObjectRef::new(resource, namespace, name))
     }
 
     /// Number of objects held.
@@ -289,6 +447,12 @@ impl InMemorySource {
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }
+
+    fn held(&self, object: &ObjectRef) -> Result<&Held, LookupError> {
+        self.objects
+            .get(object)
+            .ok_or_else(|| LookupError::NotFound(object.clone()))
+    }
 }
 
 impl ObjectSource for InMemorySource {
@@ -297,10 +461,34 @@ impl ObjectSource for InMemorySource {
     }
 
     fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
-        self.objects
-            .get(object)
-            .cloned()
-            .ok_or_else(|| LookupError::NotFound(object.clone()))
+        match self.held(object)? {
+            Held::Value(value) => Ok(Arc::clone(value)),
+            Held::Text { text, value, .. } => {
+                if let Some(parsed) = value.get() {
+                    return Ok(Arc::clone(parsed));
+                }
+                // The text was parsed once already when it was inserted, so this cannot fail.
+                let parsed: Value = serde_json::from_str(text).map_err(|error| LookupError::Failed {
+                    object: object.clone(),
+                    message: error.to_string(),
+                })?;
+                Ok(Arc::clone(value.get_or_init(|| Arc::new(parsed))))
+            }
+        }
+    }
+
+    fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
+        match self.held(object)?.decoded_spec(object.kind) {
+            Some(DecodedSpec::Instancetype(spec)) => Ok(Arc::clone(spec)),
+            _ => decode_instancetype(self.get_shared(object)?),
+        }
+    }
+
+    fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
+        match self.held(object)?.decoded_spec(object.kind) {
+            Some(DecodedSpec::Preference(spec)) => Ok(Arc::clone(spec)),
+            _ => decode_preference(self.get_shared(object)?),
+        }
     }
 }
 

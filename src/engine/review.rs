@@ -229,7 +229,7 @@ pub fn review_vm(
         // references. Expanding now would drop the reference to the missing object for good, and the
         // preference's requirements cannot be judged without the instancetype; conflicts with a found
         // instancetype are still real.
-        let checks = checks_with_specs(&inferred, instancetype.as_ref(), None, &expand_options);
+        let checks = checks_with_specs(&inferred, instancetype.as_deref(), None, &expand_options);
         if let Some(error) = checks.error {
             return VmReview::reject(Rejection::message(error, 422), warnings);
         }
@@ -239,7 +239,26 @@ pub fn review_vm(
         }
         return finish(vm, inferred, warnings, options);
     }
-    let checks = checks_with_specs(&inferred, instancetype.as_ref(), preference.as_ref(), &expand_options);
+    if options.mode == ReviewMode::Expand {
+        // The common case, a VM that passes: checked and expanded with one application.
+        if let Some(mut expanded) = admission::expand_checked(
+            &inferred,
+            instancetype.as_deref(),
+            preference.as_deref(),
+            &expand_options,
+        ) {
+            if let Err(error) = admission::persist_preference_values(&mut expanded, preference.as_deref()) {
+                return VmReview::reject(Rejection::message(error.to_string(), 422), warnings);
+            }
+            return finish(vm, expanded, warnings, options);
+        }
+    }
+    let checks = checks_with_specs(
+        &inferred,
+        instancetype.as_deref(),
+        preference.as_deref(),
+        &expand_options,
+    );
     if let Some(error) = checks.error {
         return VmReview::reject(Rejection::message(error, 422), warnings);
     }
@@ -251,11 +270,16 @@ pub fn review_vm(
     if options.mode == ReviewMode::Validate || (instancetype.is_none() && preference.is_none()) {
         return finish(vm, inferred, warnings, options);
     }
-    let mut expanded = match expand_with_specs(inferred, instancetype.as_ref(), preference.as_ref(), &expand_options) {
+    let mut expanded = match expand_with_specs(
+        inferred,
+        instancetype.as_deref(),
+        preference.as_deref(),
+        &expand_options,
+    ) {
         Ok(expanded) => expanded,
         Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 422), warnings),
     };
-    if let Err(error) = admission::persist_preference_values(&mut expanded, preference.as_ref()) {
+    if let Err(error) = admission::persist_preference_values(&mut expanded, preference.as_deref()) {
         return VmReview::reject(Rejection::message(error.to_string(), 422), warnings);
     }
     finish(vm, expanded, warnings, options)

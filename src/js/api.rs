@@ -1,6 +1,7 @@
 //! The npm API as plain functions over JSON values, free of wasm-bindgen types: argument checks,
 //! the in-memory "cluster" built from `objects`, the shared review, and the tagged results.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::engine::cause::Cause;
@@ -8,10 +9,10 @@ use crate::engine::find;
 use crate::engine::lookup::InMemorySource;
 use crate::engine::object_validation::validate_object;
 use crate::engine::review::{Rejection, ReviewMode, ReviewOptions, Verdict, VmReview, review_vm};
-use crate::js::convert::{Misuse, describe};
+use crate::js::convert::{Misuse, describe, parse_text};
 
 /// `expand(vm, objects, options?)`: the VM as the policy in expand mode would admit it.
-pub fn expand(vm: &Value, objects: &Value, options: &Value) -> Result<Value, Misuse> {
+pub fn expand(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Value, Misuse> {
     let (review, warnings) = review(vm, objects, options, ReviewMode::Expand)?;
     Ok(match review.verdict {
         Verdict::Accept => success(Some((vm.clone(), false)), warnings),
@@ -21,7 +22,7 @@ pub fn expand(vm: &Value, objects: &Value, options: &Value) -> Result<Value, Mis
 }
 
 /// `validate(vm, objects, options?)`: the policy's validate mode (never changes the VM).
-pub fn validate(vm: &Value, objects: &Value, options: &Value) -> Result<Value, Misuse> {
+pub fn validate(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Value, Misuse> {
     let (review, warnings) = review(vm, objects, options, ReviewMode::Validate)?;
     Ok(match review.verdict {
         Verdict::Accept | Verdict::Mutate(_) => success(None, warnings),
@@ -68,26 +69,35 @@ pub fn parse_options(options: &Value, mode: ReviewMode) -> Result<ReviewOptions,
     Ok(parsed)
 }
 
-/// The in-memory cluster: every usable object of `objects`; each unusable one (an unsupported
-/// kind, no `metadata.name`) is skipped with a warning. Namespaced objects without a namespace
-/// live in `namespace` (the VM's). When two objects share kind, namespace and name, the later wins.
-pub fn build_source(objects: &Value, namespace: &str) -> Result<(InMemorySource, Vec<String>), Misuse> {
-    let Value::Array(items) = objects else {
-        return Err(Misuse(format!(
+/// The in-memory cluster: every usable object of `objects` (the JSON text of the array, `None` for
+/// `undefined`); each unusable one (an unsupported kind, no `metadata.name`) is skipped with a
+/// warning. Namespaced objects without a namespace live in `namespace` (the VM's). When two objects
+/// share kind, namespace and name, the later wins. Each element goes to the source as its own text,
+/// so instancetypes and preferences are decoded straight from it (`InMemorySource::insert_json`).
+pub fn build_source(objects: Option<&str>, namespace: &str) -> Result<(InMemorySource, Vec<String>), Misuse> {
+    let not_an_array = |found: &Value| {
+        Misuse(format!(
             "objects must be an array of Kubernetes objects (instancetypes, preferences, ControllerRevisions, PVCs, DataVolumes, DataSources, VolumeSnapshots), not {}",
-            describe(objects)
-        )));
+            describe(found)
+        ))
+    };
+    let Some(text) = objects else {
+        return Err(not_an_array(&Value::Null));
+    };
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(text) else {
+        return Err(not_an_array(&parse_text(text, "objects")?));
     };
     let mut source = InMemorySource::new();
     let mut warnings = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        if !item.is_object() {
+        let item = item.get();
+        if !item.starts_with('{') {
             return Err(Misuse(format!(
                 "objects[{index}] must be a Kubernetes object, not {}",
-                describe(item)
+                describe(&parse_text(item, "objects")?)
             )));
         }
-        if let Err(problem) = source.insert(item.clone(), Some(namespace)) {
+        if let Err(problem) = source.insert_json(item, Some(namespace)) {
             warnings.push(format!("objects[{index}] ignored: {problem}"));
         }
     }
@@ -96,7 +106,12 @@ pub fn build_source(objects: &Value, namespace: &str) -> Result<(InMemorySource,
 
 /// Runs the shared review with the VM's namespace (`""` when it has none, as the native CLI and
 /// the conformance runner do).
-fn review(vm: &Value, objects: &Value, options: &Value, mode: ReviewMode) -> Result<(VmReview, Vec<String>), Misuse> {
+fn review(
+    vm: &Value,
+    objects: Option<&str>,
+    options: &Value,
+    mode: ReviewMode,
+) -> Result<(VmReview, Vec<String>), Misuse> {
     if !vm.is_object() {
         return Err(Misuse(format!(
             "vm must be a VirtualMachine object, not {}",

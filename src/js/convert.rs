@@ -32,17 +32,33 @@ pub const MAX_DEPTH: usize = 125;
 /// `undefined`, functions and symbols are left out (in arrays they read as `null`), as
 /// `JSON.stringify` leaves them out.
 pub fn from_js(value: JsValue, what: &str) -> Result<Value, Misuse> {
+    match json_text(value, what)? {
+        None => Ok(Value::Null),
+        Some(text) => parse_text(&text, what),
+    }
+}
+
+/// The JSON text of a JS argument (`JSON.stringify`), `None` for `undefined`; the misuse of
+/// [`from_js`] when JSON cannot hold it.
+pub fn json_text(value: JsValue, what: &str) -> Result<Option<String>, Misuse> {
     if value.is_undefined() {
-        return Ok(Value::Null);
+        return Ok(None);
     }
     let text = js_sys::JSON::stringify(&value).map_err(|error| stringify_error(&error, what))?;
     // `JSON.stringify` gives `undefined` for a function or a symbol.
-    let Some(text) = text.as_string() else {
-        let kind = value.js_typeof().as_string().unwrap_or_default();
-        return Err(Misuse(format!("{what} is not a JSON-compatible value: a {kind}")));
-    };
+    match text.as_string() {
+        Some(text) => Ok(Some(text)),
+        None => {
+            let kind = value.js_typeof().as_string().unwrap_or_default();
+            Err(Misuse(format!("{what} is not a JSON-compatible value: a {kind}")))
+        }
+    }
+}
+
+/// Parses the JSON text of an argument (see [`from_js`]).
+pub fn parse_text(text: &str, what: &str) -> Result<Value, Misuse> {
     // serde_json stops at 128 levels, just past MAX_DEPTH; deeper text fails here.
-    let parsed: Value = serde_json::from_str(&text).map_err(|error| {
+    let parsed: Value = serde_json::from_str(text).map_err(|error| {
         if error.to_string().starts_with("recursion limit exceeded") {
             too_deep(what)
         } else {
@@ -53,6 +69,45 @@ pub fn from_js(value: JsValue, what: &str) -> Result<Value, Misuse> {
         return Err(too_deep(what));
     }
     Ok(parsed)
+}
+
+/// The JSON text of a JS argument read without parsing it here (see [`json_text`]), with the depth
+/// misuse of [`from_js`]: the `objects` argument, whose elements are decoded one by one.
+pub fn from_js_text(value: JsValue, what: &str) -> Result<Option<String>, Misuse> {
+    let text = json_text(value, what)?;
+    if text.as_deref().is_some_and(|text| text_depth(text) > MAX_DEPTH) {
+        return Err(too_deep(what));
+    }
+    Ok(text)
+}
+
+/// Levels of objects and arrays in a JSON text (a scalar is 0), as [`depth`] counts them on the
+/// parsed value; brackets inside strings do not count.
+fn text_depth(text: &str) -> usize {
+    let (mut level, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in text.bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                level += 1;
+                deepest = deepest.max(level);
+            }
+            b']' | b'}' => level = level.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn too_deep(what: &str) -> Misuse {

@@ -16,7 +16,7 @@ mod types;
 
 use wasm_bindgen::prelude::*;
 
-use crate::js::convert::{from_js, to_js};
+use crate::js::convert::{from_js, from_js_text, to_js};
 
 /// `expand(vm, objects, options?)`: the VM as the policy (expand mode) would admit it,
 /// `{ok: true, vm, changed, warnings}`, or why it would reject it,
@@ -24,7 +24,7 @@ use crate::js::convert::{from_js, to_js};
 #[wasm_bindgen(skip_typescript)]
 pub fn expand(vm: JsValue, objects: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let (vm, objects, options) = read_review_args(vm, objects, options)?;
-    let result = api::expand(&vm, &objects, &options).map_err(convert::Misuse::into_js)?;
+    let result = api::expand(&vm, objects.as_deref(), &options).map_err(convert::Misuse::into_js)?;
     to_js(&result)
 }
 
@@ -33,7 +33,7 @@ pub fn expand(vm: JsValue, objects: JsValue, options: JsValue) -> Result<JsValue
 #[wasm_bindgen(skip_typescript)]
 pub fn validate(vm: JsValue, objects: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let (vm, objects, options) = read_review_args(vm, objects, options)?;
-    let result = api::validate(&vm, &objects, &options).map_err(convert::Misuse::into_js)?;
+    let result = api::validate(&vm, objects.as_deref(), &options).map_err(convert::Misuse::into_js)?;
     to_js(&result)
 }
 
@@ -56,11 +56,11 @@ fn read_review_args(
     vm: JsValue,
     objects: JsValue,
     options: JsValue,
-) -> Result<(serde_json::Value, serde_json::Value, serde_json::Value), JsValue> {
+) -> Result<(serde_json::Value, Option<String>, serde_json::Value), JsValue> {
     let read = || -> Result<_, convert::Misuse> {
         Ok((
             from_js(vm, "vm")?,
-            from_js(objects, "objects")?,
+            from_js_text(objects, "objects")?,
             from_js(options, "options")?,
         ))
     };

@@ -1,0 +1,194 @@
+//! `InMemorySource::insert_json` (instancetype and preference specs decoded straight from JSON text)
+//! answers exactly as `InMemorySource::insert` of the parsed text: same errors, same objects, same
+//! specs or the same decoding errors, for the whole common-instancetypes catalogue and for texts
+//! built to trip a decoder that skips the JSON tree.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use kubevirt_instancetype::engine::lookup::{InMemorySource, ObjectRef, ObjectSource, ResourceKind};
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "vms";
+
+fn bundle(file: &str) -> Vec<Value> {
+    let path = format!("{}/data/common-instancetypes/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    match serde_json::from_str(&text).unwrap() {
+        Value::Array(items) => items,
+        other => panic!("{path}: not an array: {other}"),
+    }
+}
+
+/// Every lookup the engine could make for `name`, in each kind that may hold it.
+fn refs(name: &str) -> Vec<ObjectRef> {
+    ResourceKind::ALL
+        .into_iter()
+        .map(|kind| ObjectRef::new(kind, Some(NAMESPACE), name))
+        .collect()
+}
+
+/// Inserts `text` both ways and compares every answer the two sources give.
+fn assert_same(text: &str, name: &str) {
+    let mut from_text = InMemorySource::new();
+    let mut from_value = InMemorySource::new();
+    let inserted = from_text.insert_json(text, Some(NAMESPACE));
+    let expected = match serde_json::from_str::<Value>(text) {
+        Ok(value) => from_value.insert(value, Some(NAMESPACE)),
+        Err(_) => {
+            assert!(inserted.is_err(), "{text}: not JSON, yet inserted");
+            return;
+        }
+    };
+    assert_eq!(inserted, expected, "{text}: insert result");
+    assert_eq!(from_text.len(), from_value.len(), "{text}: objects held");
+    for object in refs(name) {
+        // Specs first: a source that decoded the text must answer them without the JSON value.
+        assert_eq!(
+            from_text.instancetype_spec(&object),
+            from_value.instancetype_spec(&object),
+            "{text}: instancetype spec of {object}"
+        );
+        assert_eq!(
+            from_text.preference_spec(&object),
+            from_value.preference_spec(&object),
+            "{text}: preference spec of {object}"
+        );
+        assert_eq!(
+            from_text.get_shared(&object),
+            from_value.get_shared(&object),
+            "{text}: object {object}"
+        );
+        assert_eq!(
+            from_text.get(&object),
+            from_value.get(&object),
+            "{text}: copy of {object}"
+        );
+    }
+}
+
+#[test]
+fn the_whole_catalogue_answers_the_same_from_text() {
+    let objects: Vec<Value> = bundle("common-clusterinstancetypes-bundle.json")
+        .into_iter()
+        .chain(bundle("common-clusterpreferences-bundle.json"))
+        .collect();
+    assert_eq!(objects.len(), 65 + 54);
+    for object in &objects {
+        let name = object["metadata"]["name"].as_str().unwrap();
+        assert_same(&serde_json::to_string(object).unwrap(), name);
+        assert_same(&serde_json::to_string_pretty(object).unwrap(), name);
+    }
+}
+
+#[test]
+fn a_decoded_spec_is_the_spec_of_the_parsed_object() {
+    let mut source = InMemorySource::new();
+    source
+        .insert_json(
+            r#"{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype",
+                "metadata":{"name":"small"},"spec":{"cpu":{"guest":2},"memory":{"guest":"1Gi"}}}"#,
+            Some(NAMESPACE),
+        )
+        .unwrap();
+    let object = ObjectRef::new(ResourceKind::Instancetype, Some(NAMESPACE), "small");
+    let spec = source.instancetype_spec(&object).unwrap();
+    assert_eq!(spec.cpu.guest, 2);
+    assert_eq!(spec.memory.guest.to_string(), "1Gi");
+    // The object lives in the default namespace, and nowhere else.
+    let elsewhere = ObjectRef::new(ResourceKind::Instancetype, Some("other"), "small");
+    assert!(
+        source
+            .instancetype_spec(&elsewhere)
+            .unwrap_err()
+            .to_string()
+            .contains("not found")
+    );
+    // Asked as a preference, it is the decoding error of the parsed object.
+    let as_preference = source.preference_spec(&object).unwrap_err().to_string();
+    assert!(as_preference.contains("unsupported object"), "{as_preference}");
+}
+
+/// Texts a decoder skipping the JSON tree could get wrong: each must answer as its parsed value.
+#[test]
+fn tricky_texts_answer_as_their_parsed_values() {
+    let instancetype = |spec: &str| {
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"spec":{spec}}}"#
+        )
+    };
+    let preference = |spec: &str| {
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineClusterPreference","metadata":{{"name":"it"}},"spec":{spec}}}"#
+        )
+    };
+    let cpu_memory = r#""cpu":{"guest":1},"memory":{"guest":"1Gi"}"#;
+    let cases = vec![
+        // nulls: stripped before decoding on the tree path
+        instancetype(&format!(r#"{{{cpu_memory},"schedulerName":null}}"#)),
+        instancetype(&format!(r#"{{{cpu_memory},"gpus":null}}"#)),
+        instancetype(r#"{"cpu":{"guest":1,"numa":{"guestMappingPassthrough":null}},"memory":{"guest":"1Gi"}}"#),
+        instancetype(&format!(r#"{{{cpu_memory},"gpus":[{{"name":"g","deviceName":null}}]}}"#)),
+        instancetype("null"),
+        preference(r#"{"devices":{"preferredDiskBus":null}}"#),
+        preference(r#"{"annotations":{"a":"null"}}"#),
+        // duplicate keys: the tree keeps the last
+        instancetype(r#"{"cpu":{"guest":1},"cpu":{"guest":4},"memory":{"guest":"1Gi"}}"#),
+        instancetype(&format!(r#"{{{cpu_memory},"annotations":{{"a":"1","a":"2"}}}}"#)),
+        preference(r#"{"cpu":{"preferredCPUTopology":"preferCores","preferredCPUTopology":"preferThreads"}}"#),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","kind":"VirtualMachinePreference","metadata":{{"name":"it"}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"x"}},"metadata":{{"name":"it"}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        // escapes in the names the envelope reads
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io\/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"\u0069t"}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        // wrong types and missing or extra parts
+        instancetype(r#"{"cpu":{"guest":"1"},"memory":{"guest":"1Gi"}}"#),
+        instancetype(r#"{"cpu":{"guest":1.5},"memory":{"guest":"1Gi"}}"#),
+        instancetype(r#"{"cpu":{"guest":1}}"#),
+        instancetype(r#"{"cpu":{"guest":1},"memory":{"guest":"1Xi"}}"#),
+        instancetype("[1]"),
+        instancetype(r#""spec""#),
+        instancetype(&format!(r#"{{{cpu_memory},"unknownField":{{"deep":[1,2,{{"x":true}}]}}}}"#)),
+        preference(r#"{"cpu":{"preferredCPUTopology":7}}"#),
+        preference("{}"),
+        r#"{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineClusterPreference","metadata":{"name":"it"}}"#.to_owned(),
+        r#"{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{"name":"it"}}"#.to_owned(),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":7}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it","namespace":""}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it","namespace":"other"}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":null,"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(r#"{{"kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"spec":{{{cpu_memory}}}}}"#),
+        // other versions and kinds take the general path
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1alpha2","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"spec":{{{cpu_memory},"cpu":{{"guest":2,"maxSockets":4}}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"flavor.kubevirt.io/v1alpha1","kind":"VirtualMachineFlavor","metadata":{{"name":"it"}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineFlavor","metadata":{{"name":"it"}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataSource", "metadata": {"name": "it"}, "spec": {}})
+            .to_string(),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "it"}}).to_string(),
+        // not JSON objects at all
+        "[]".to_owned(),
+        "{".to_owned(),
+        String::new(),
+        format!("{} trailing", instancetype(&format!("{{{cpu_memory}}}"))),
+    ];
+    for text in &cases {
+        assert_same(text, "it");
+    }
+}
