@@ -192,3 +192,66 @@ fn tricky_texts_answer_as_their_parsed_values() {
         assert_same(text, "it");
     }
 }
+
+/// The two ways a spec's text is decoded (straight into the typed spec natively and in the policy,
+/// through a JSON value in the npm module) give the same spec wherever the straight way answers, and
+/// the straight way answers for the whole catalogue.
+#[test]
+fn straight_and_via_value_spec_decoding_agree() {
+    use kubevirt_instancetype::engine::model::legacy::{
+        SchemaVersion, instancetype_spec_from_spec, preference_spec_from_spec, spec_from_clean_text,
+        spec_from_text_via_value,
+    };
+    use kubevirt_instancetype::engine::model::{InstancetypeSpec, PreferenceSpec};
+
+    let check_instancetype = |text: &str| {
+        let straight = spec_from_clean_text::<InstancetypeSpec>(text);
+        let via_value = spec_from_text_via_value(text, |s| instancetype_spec_from_spec(s, SchemaVersion::V1beta1));
+        if straight.is_some() {
+            assert_eq!(straight, via_value, "{text}");
+        }
+        straight.is_some()
+    };
+    let check_preference = |text: &str| {
+        let straight = spec_from_clean_text::<PreferenceSpec>(text);
+        let via_value = spec_from_text_via_value(text, |s| preference_spec_from_spec(s, SchemaVersion::V1beta1));
+        if straight.is_some() {
+            assert_eq!(straight, via_value, "{text}");
+        }
+        straight.is_some()
+    };
+    for object in bundle("common-clusterinstancetypes-bundle.json") {
+        assert!(
+            check_instancetype(&serde_json::to_string(&object["spec"]).unwrap()),
+            "{object}"
+        );
+    }
+    for object in bundle("common-clusterpreferences-bundle.json") {
+        assert!(
+            check_preference(&serde_json::to_string(&object["spec"]).unwrap()),
+            "{object}"
+        );
+    }
+    let hostile = [
+        r#"{"cpu":{"guest":1},"memory":{"guest":"1Gi"},"schedulerName":null}"#,
+        r#"{"cpu":{"guest":1,"numa":{"guestMappingPassthrough":null}},"memory":{"guest":"1Gi"}}"#,
+        r#"{"cpu":{"guest":1},"cpu":{"guest":4},"memory":{"guest":"1Gi"}}"#,
+        r#"{"cpu":{"guest":1},"memory":{"guest":"1Gi"},"annotations":{"a":"1","a":"2"}}"#,
+        r#"{"cpu":{"guest":1},"memory":{"guest":"1Gi"},"x":{"y":1},"x":[2]}"#,
+        r#"{"cpu":{"guest":1,"realtime":{"mask":"0","mask":"1"}},"memory":{"guest":"1Gi"}}"#,
+        r#"{"cpu":{"guest":1.0},"memory":{"guest":"1Gi"}}"#,
+        r#"{"cpu":{"guest":1},"memory":{"guest":"1Gi","overcommitPercent":7}}"#,
+        r#"{"cpu":{"guest":1},"memory":{"guest":"1.5Gi"},"gpus":[{"name":"g","deviceName":"d"}]}"#,
+        r#"{"devices":{"preferredDiskBus":"virtio","preferredDiskBus":"sata"}}"#,
+        r#"{"features":{"preferredHyperv":{"relaxed":{},"relaxed":{"enabled":false}}}}"#,
+        r#"{"clock":{"preferredClockOffset":{"utc":{"offsetSeconds":5}}}}"#,
+        r#"{"requirements":{"cpu":{"guest":2},"memory":{"guest":"2Gi"}}}"#,
+        r#"{"annotations":{"e\u0301":"\ud83d\ude00"}}"#,
+        r#"[]"#,
+        r#"7"#,
+    ];
+    for text in hostile {
+        check_instancetype(text);
+        check_preference(text);
+    }
+}

@@ -20,38 +20,57 @@ pub enum DefaultsError {
 
 /// Adds a disk `{name}` for every volume that has neither a disk nor a filesystem of that name.
 pub fn set_default_volume_disks(vmi_spec: &mut Map<String, Value>, base: &str) -> Result<(), ShapeError> {
-    let volumes_field = json::join(base, "volumes");
-    let volume_names: Vec<String> = match vmi_spec.get("volumes") {
+    match vmi_spec.get("volumes") {
         None | Some(Value::Null) => return Ok(()),
-        Some(Value::Array(volumes)) => volumes.iter().map(|v| json::get_str(v, "name").to_owned()).collect(),
+        Some(Value::Array(volumes)) if volumes.is_empty() => return Ok(()),
+        Some(Value::Array(_)) => {}
         Some(other) => {
             return Err(ShapeError::new(
-                volumes_field,
+                json::join(base, "volumes"),
                 format!("expected an array, found {}", json::type_name(other)),
             ));
         }
-    };
-    if volume_names.is_empty() {
-        return Ok(());
     }
-    let devices_path = json::join(base, "domain.devices");
-    let devices = json::object_path(vmi_spec, base, &["domain", "devices"])?;
-    // A set: a VM with thousands of disks and volumes must not cost a quadratic search.
-    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for key in ["disks", "filesystems"] {
-        if let Some(list) = json::array_mut(devices, key, &json::join(&devices_path, key))? {
-            taken.extend(list.iter().map(|d| json::get_str(d, "name").to_owned()));
+    // Created when absent, as KubeVirt's defaulting leaves them, even when no disk is missing.
+    json::object_path(vmi_spec, base, &["domain", "devices"])?;
+    // `volumes` and `domain.devices` borrowed together, to copy only the names of missing disks.
+    let (mut volumes, mut domain) = (None, None);
+    for (key, value) in vmi_spec.iter_mut() {
+        match key.as_str() {
+            "volumes" => volumes = value.as_array(),
+            "domain" => domain = value.get_mut("devices").and_then(Value::as_object_mut),
+            _ => {}
         }
     }
-    let missing: Vec<&String> = volume_names
+    let (Some(volumes), Some(devices)) = (volumes, domain) else {
+        return Ok(());
+    };
+    let devices_path = || json::join(base, "domain.devices");
+    // A set: a VM with thousands of disks and volumes must not cost a quadratic search.
+    let mut taken: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for key in ["disks", "filesystems"] {
+        match devices.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) => taken.extend(list.iter().map(|d| json::get_str(d, "name"))),
+            Some(other) => {
+                return Err(ShapeError::new(
+                    json::join(&devices_path(), key),
+                    format!("expected an array, found {}", json::type_name(other)),
+                ));
+            }
+        }
+    }
+    let missing: Vec<Value> = volumes
         .iter()
-        .filter(|name| !taken.contains(name.as_str()))
+        .map(|volume| json::get_str(volume, "name"))
+        .filter(|name| !taken.contains(name))
+        .map(|name| json!({ "name": name }))
         .collect();
     if missing.is_empty() {
         return Ok(());
     }
-    let disks = json::array_entry(devices, "disks", &json::join(&devices_path, "disks"))?;
-    disks.extend(missing.into_iter().map(|name| json!({ "name": name })));
+    let disks = json::array_entry(devices, "disks", &json::join(&devices_path(), "disks"))?;
+    disks.extend(missing);
     Ok(())
 }
 

@@ -626,6 +626,21 @@ pub fn apply_inference(
     source: &dyn ObjectSource,
     options: &InferenceOptions,
 ) -> Result<Vec<String>, InferError> {
+    let (inferred, notes) = infer_copy(vm, namespace, source, options)?;
+    if let Some(inferred) = inferred {
+        *vm = inferred;
+    }
+    Ok(notes)
+}
+
+/// [`apply_inference`] leaving `vm` as it is: the inferred VM when a matcher was inferred or removed
+/// (`None` when there was nothing to infer, so a caller that only reads needs no copy), and the notes.
+pub fn infer_copy(
+    vm: &Value,
+    namespace: &str,
+    source: &dyn ObjectSource,
+    options: &InferenceOptions,
+) -> Result<(Option<Value>, Vec<String>), InferError> {
     let cached = RecordingSource::new(source);
     let mut notes = Vec::new();
     let mut work: Option<Value> = None;
@@ -637,10 +652,7 @@ pub fn apply_inference(
         let working = work.get_or_insert_with(|| vm.clone());
         apply_target(working, namespace, target, &cached, options, &mut notes)?;
     }
-    if let Some(work) = work {
-        *vm = work;
-    }
-    Ok(notes)
+    Ok((work, notes))
 }
 
 #[cfg(test)]

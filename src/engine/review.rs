@@ -2,6 +2,8 @@
 //! npm package): matcher checks → inference → governance → lookups → spread, conflicts and
 //! requirements → (expand mode) the expanded VM.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -182,14 +184,17 @@ pub fn review_vm(
         Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 400), warnings),
     }
 
-    let mut inferred = vm.clone();
     let inference = InferenceOptions {
         allow_cross_namespace: options.allow_cross_namespace_inference,
     };
-    match infer::apply_inference(&mut inferred, namespace, source, &inference) {
-        Ok(notes) => warnings.extend(notes),
+    // The VM itself, borrowed, unless inference changed a matcher.
+    let inferred: Cow<'_, Value> = match infer::infer_copy(vm, namespace, source, &inference) {
+        Ok((inferred, notes)) => {
+            warnings.extend(notes);
+            inferred.map_or(Cow::Borrowed(vm), Cow::Owned)
+        }
         Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 400), warnings),
-    }
+    };
 
     match options.governance.check(&inferred) {
         Ok(causes) if !causes.is_empty() => return VmReview::reject(Rejection::invalid(causes), warnings),
@@ -250,7 +255,7 @@ pub fn review_vm(
             if let Err(error) = admission::persist_preference_values(&mut expanded, preference.as_deref()) {
                 return VmReview::reject(Rejection::message(error.to_string(), 422), warnings);
             }
-            return finish(vm, expanded, warnings, options);
+            return finish(vm, Cow::Owned(expanded), warnings, options);
         }
     }
     let checks = checks_with_specs(
@@ -271,7 +276,7 @@ pub fn review_vm(
         return finish(vm, inferred, warnings, options);
     }
     let mut expanded = match expand_with_specs(
-        inferred,
+        inferred.into_owned(),
         instancetype.as_deref(),
         preference.as_deref(),
         &expand_options,
@@ -282,15 +287,17 @@ pub fn review_vm(
     if let Err(error) = admission::persist_preference_values(&mut expanded, preference.as_deref()) {
         return VmReview::reject(Rejection::message(error.to_string(), 422), warnings);
     }
-    finish(vm, expanded, warnings, options)
+    finish(vm, Cow::Owned(expanded), warnings, options)
 }
 
 /// Accept or mutate; validate mode never changes the VM.
-fn finish(original: &Value, result: Value, warnings: Vec<String>, options: &ReviewOptions) -> VmReview {
-    let verdict = if options.mode == ReviewMode::Validate || result == *original {
-        Verdict::Accept
-    } else {
-        Verdict::Mutate(result)
+fn finish(original: &Value, result: Cow<'_, Value>, warnings: Vec<String>, options: &ReviewOptions) -> VmReview {
+    let verdict = match result {
+        // Borrowed: the VM itself, unchanged.
+        Cow::Borrowed(_) => Verdict::Accept,
+        Cow::Owned(_) if options.mode == ReviewMode::Validate => Verdict::Accept,
+        Cow::Owned(result) if result == *original => Verdict::Accept,
+        Cow::Owned(result) => Verdict::Mutate(result),
     };
     VmReview { verdict, warnings }
 }
