@@ -25,6 +25,7 @@ run-cli: ## The flavor-era demo VM expanded by the native CLI (no wasm)
 
 .PHONY: test
 test: policy.wasm ## All tests: unit, property, conformance (447 golden cases), CLI, policy e2e (policy.wasm), npm
+	python3 scripts/sync-readme.py --check
 	POLICY_WASM="$(CURDIR)/policy.wasm" $(CARGO) test --workspace --all-targets
 	$(MAKE) test-npm
 
@@ -37,6 +38,10 @@ conformance: ## Run golden cases: make conformance CASES=... OUT=... [EXPECTED=.
 .PHONY: fmt
 fmt: ## Format the code
 	$(CARGO) fmt --all
+
+.PHONY: readme
+readme: ## Copy docs/policy.md, docs/performance.md, docs/hardening.md into README.md (make test checks it)
+	python3 scripts/sync-readme.py
 
 .PHONY: lint
 lint: ## Clippy with warnings denied, and a format check
@@ -104,7 +109,7 @@ bench: policy.wasm npm ## Benchmarks of every face, one report: target/bench/rep
 		NPM_PKG="$(CURDIR)/$(NPM_OUT)/kubevirt-instancetype" scripts/bench.sh
 
 # --- Fuzzing (fuzz/, scripts/fuzz.sh; docs/hardening.md). Nightly + cargo-fuzz; not part of `make test` or CI
-# (its findings' regression tests are). FUZZ_SECONDS per target, FUZZ_TARGETS to pick (default: all five).
+# (its findings' regression tests are). FUZZ_SECONDS per target, FUZZ_TARGETS to pick (default: all six).
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?=
 

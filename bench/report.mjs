@@ -66,7 +66,8 @@ out(
   `${n.instancetypes} instancetypes × (${n.preferences} preferences + none) = ${n.cells} VMs (bench/vm.json: a containerDisk and ` +
     `a cloud-init volume), ${n.passes} passes, every iteration timed (benches/engine_report.rs, ${n.expand.samples.toLocaleString("en-US")} ` +
     `samples per row). One iteration is a caller's whole job: parse the VM (${n.vm_bytes_mean.toFixed(0)} B) and its instancetype + ` +
-    `preference (${n.object_bytes_mean.toFixed(0)} B) from bytes, \`engine::expand::expand_owned\` with an \`InMemorySource\`, serialize.`,
+    `preference (${n.object_bytes_mean.toFixed(0)} B) from bytes (\`InMemorySource::insert_json\`: the objects are read for their kind ` +
+    `and name, each spec is decoded when the expansion asks for it), \`engine::expand::expand_owned\`, serialize.`,
 );
 out();
 out("| per VM | median | p99 | target | |");
@@ -75,7 +76,7 @@ out(`| **expand** (parse VM + objects, expand, serialize) | **${us(n.expand.medi
 out(`| floor: parse + serialize the VM only | ${us(n.floor.median_us)} | ${us(n.floor.p99_us)} | | |`);
 out(`| **ratio expand / floor** | **${times(ratio)}** | | ≤ 3× | ${verdict(ratio <= 3)} |`);
 out(
-  `| inputs floor: parse VM + instancetype + preference, serialize the VM | ${us(n.inputs_floor.median_us)} | ${us(n.inputs_floor.p99_us)} | | ` +
+  `| inputs floor: parse the VM, read the objects (kind and name), serialize the VM | ${us(n.inputs_floor.median_us)} | ${us(n.inputs_floor.p99_us)} | | ` +
     `${times(n.inputs_floor.median_us / n.floor.median_us)} floor before any expansion |`,
 );
 out(`| expand through the borrowing \`expand(&vm)\` (one VM copy more) | ${us(n.expand_borrowed.median_us)} | ${us(n.expand_borrowed.p99_us)} | | |`);

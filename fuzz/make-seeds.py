@@ -54,6 +54,24 @@ for name in sorted(os.listdir(FIXTURES)):
         if "ControllerRevision" in exchange.get("request", "") and response.get("type") == "Success":
             write("revision", compact(json.loads(response["payload"])))
 
+# insert_json: golden instancetypes and preferences (compact and pretty), the bundled catalogue objects
+# as raw text, and the instancetypes/preferences the policy fixtures' sessions answer with.
+for n, index in enumerate(picked[:16]):
+    write("insert_json", golden_seed(index, n % 4))
+for bundle in ("common-clusterinstancetypes-bundle.json", "common-clusterpreferences-bundle.json"):
+    objects = json.load(open(os.path.join(ROOT, "data", "common-instancetypes", bundle)))
+    for obj in objects[::9]:
+        write("insert_json", compact(obj))
+for name in sorted(os.listdir(FIXTURES)):
+    session = os.path.join(FIXTURES, name, "session.yml")
+    if not os.path.isfile(session):
+        continue
+    for exchange in yaml.safe_load(open(session)) or []:
+        response = exchange.get("response", {})
+        request = exchange.get("request", "")
+        if ("Instancetype" in request or "Preference" in request) and response.get("type") == "Success":
+            write("insert_json", response["payload"].encode())
+
 # settings: every fixture's settings, and a few shapes of our own.
 for name in sorted(os.listdir(FIXTURES)):
     path = os.path.join(FIXTURES, name, "settings.json")

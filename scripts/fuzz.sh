@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../fuzz"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-300}"
 TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then
-    TARGETS=(quantity settings revision expand policy)
+    TARGETS=(quantity settings revision insert_json expand policy)
 fi
 
 cargo +nightly fuzz build -s none

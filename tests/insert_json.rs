@@ -169,6 +169,26 @@ fn tricky_texts_answer_as_their_parsed_values() {
             r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":null,"spec":{{{cpu_memory}}}}}"#
         ),
         format!(r#"{{"kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"spec":{{{cpu_memory}}}}}"#),
+        // a derived struct reader takes an array as the fields in order (found by fuzzing): the parsed
+        // object has no name, or is no object at all
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":["it","it"],"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"["instancetype.kubevirt.io/v1beta1","VirtualMachineInstancetype",{{"name":"it"}},{{{cpu_memory}}}]"#
+        ),
+        format!(
+            r#" ["instancetype.kubevirt.io/v1beta1","VirtualMachineInstancetype",["it"],{{{cpu_memory}}}]"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"x","name":"it"}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"na\u006de":"it"}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it","labels":{{"a":"b"}},"namespace":null}},"spec":{{{cpu_memory}}}}}"#
+        ),
         // other versions and kinds take the general path
         format!(
             r#"{{"apiVersion":"instancetype.kubevirt.io/v1alpha2","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"spec":{{{cpu_memory},"cpu":{{"guest":2,"maxSockets":4}}}}}}"#

@@ -170,7 +170,8 @@ pub fn expand_borrowed_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u
     serde_json::to_vec(&expanded).map_err(|e| e.to_string())
 }
 
-/// What no expansion can avoid: the VM and its objects parsed, the VM serialized.
+/// What no expansion can avoid: the VM parsed, its objects read (`insert_json` reads their kind and name;
+/// their specs are decoded only when an expansion asks), the VM serialized.
 #[inline(never)]
 pub fn inputs_job(case: &Case) -> Result<Vec<u8>, String> {
     let vm: Value = serde_json::from_slice(&case.vm).map_err(|e| e.to_string())?;

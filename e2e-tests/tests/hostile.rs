@@ -15,56 +15,18 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
 #[path = "../../tests/hostile_table/mod.rs"]
 mod hostile_table;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::{metadata, policy_wasm_path};
 use hostile_table::{Case, HostAnswer, Outcome, table};
-use kubevirt_instancetype_e2e::{PolicyMetadata, PreparedPolicy, RunConfig, Session};
+use kubevirt_instancetype_e2e::{PreparedPolicy, RunConfig, Session};
 use serde_json::{Value, json};
 use wasmtime_provider::wasmtime;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// `$POLICY_WASM`, or a fresh release build of the library for wasm32-wasip1 (as tests/policy.rs).
-fn policy_wasm_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("POLICY_WASM") {
-        return PathBuf::from(path);
-    }
-    let root = workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--target",
-            "wasm32-wasip1",
-            "--release",
-            "--lib",
-            "-p",
-            "kubevirt-instancetype",
-        ])
-        .status()
-        .expect("run cargo to build the policy");
-    assert!(
-        status.success(),
-        "building the policy failed (run `make policy.wasm` and set POLICY_WASM)"
-    );
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let target_dir = if target_dir.is_absolute() {
-        target_dir
-    } else {
-        root.join(target_dir)
-    };
-    target_dir.join("wasm32-wasip1/release/kubevirt_instancetype.wasm")
-}
 
 fn module_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -88,11 +50,6 @@ fn prepared() -> &'static wasmtime_provider::WasmtimeEngineProviderPre {
 fn harness() -> &'static PreparedPolicy {
     static POLICY: OnceLock<PreparedPolicy> = OnceLock::new();
     POLICY.get_or_init(|| PreparedPolicy::from_bytes(policy_wasm_path(), module_bytes()).unwrap())
-}
-
-fn metadata() -> PolicyMetadata {
-    let text = std::fs::read_to_string(workspace_root().join("policy-metadata.yml")).unwrap();
-    PolicyMetadata::from_yaml_or_json(&text).unwrap()
 }
 
 /// One `get_resource` the guest made, and what it was answered.

@@ -12,53 +12,16 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
-use kubevirt_instancetype_e2e::{PolicyMetadata, PreparedPolicy, RunConfig, RunOutcome, Session};
-use serde_json::{Map, Value, json};
+mod common;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use common::{metadata, policy_wasm_path};
+use kubevirt_instancetype_e2e::{PreparedPolicy, RunConfig, RunOutcome, Session};
+use serde_json::{Map, Value, json};
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// The policy module path: `$POLICY_WASM`, or a fresh release build of the library for wasm32-wasip1.
-fn policy_wasm_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("POLICY_WASM") {
-        return PathBuf::from(path);
-    }
-    let root = workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--target",
-            "wasm32-wasip1",
-            "--release",
-            "--lib",
-            "-p",
-            "kubevirt-instancetype",
-        ])
-        .status()
-        .expect("run cargo to build the policy");
-    assert!(
-        status.success(),
-        "building the policy failed (is the wasm32-wasip1 target installed? `rustup target add wasm32-wasip1`, \
-         or run `make policy.wasm` and set POLICY_WASM)"
-    );
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let target_dir = if target_dir.is_absolute() {
-        target_dir
-    } else {
-        root.join(target_dir)
-    };
-    target_dir.join("wasm32-wasip1/release/kubevirt_instancetype.wasm")
 }
 
 fn policy() -> &'static PreparedPolicy {
@@ -67,11 +30,6 @@ fn policy() -> &'static PreparedPolicy {
         let path = policy_wasm_path();
         PreparedPolicy::from_path(&path).unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()))
     })
-}
-
-fn metadata() -> PolicyMetadata {
-    let text = std::fs::read_to_string(workspace_root().join("policy-metadata.yml")).unwrap();
-    PolicyMetadata::from_yaml_or_json(&text).unwrap()
 }
 
 fn read_json(path: &Path) -> Value {

@@ -355,10 +355,52 @@ struct Envelope<'a> {
     spec: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
+/// `metadata.name` and `metadata.namespace`. Read from a JSON object only: a derived `Deserialize`
+/// would also take an array as the struct's fields in order (found by fuzzing), where the parsed
+/// object has no name at all.
 struct EnvelopeMetadata<'a> {
     name: Option<&'a str>,
     namespace: Option<&'a str>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for EnvelopeMetadata<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<'a>(std::marker::PhantomData<&'a ()>);
+
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ObjectOnly<'a> {
+            type Value = EnvelopeMetadata<'a>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("an object")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let (mut name, mut namespace) = (None, None);
+                // A key with escapes cannot be borrowed and fails the read: the general path takes it.
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    let slot = match key {
+                        "name" => &mut name,
+                        "namespace" => &mut namespace,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    // A repeated key: the parsed object keeps the last one; the general path decides.
+                    if slot.is_some() {
+                        return Err(serde::de::Error::custom("duplicate key"));
+                    }
+                    *slot = Some(map.next_value::<Option<&'de str>>()?);
+                }
+                Ok(EnvelopeMetadata {
+                    name: name.flatten(),
+                    namespace: namespace.flatten(),
+                })
+            }
+        }
+
+        deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
+    }
 }
 
 impl InMemorySource {
@@ -405,6 +447,10 @@ impl InMemorySource {
     /// The key of a `v1beta1` instancetype or preference and where its `spec` member lies in
     /// `text`; `None` sends the text down the general path (which also gives the errors).
     fn read_envelope(text: &str, default_namespace: Option<&str>) -> Option<(ObjectRef, std::ops::Range<usize>)> {
+        // An object only: the derived `Deserialize` would also read an array as the envelope's fields.
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
         let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
         let (api_version, kind) = (envelope.api_version?, envelope.kind?);
         if api_version != "instancetype.kubevirt.io/v1beta1" {

@@ -57,18 +57,18 @@ pub fn json_text(value: JsValue, what: &str) -> Result<Option<String>, Misuse> {
 
 /// Parses the JSON text of an argument (see [`from_js`]).
 pub fn parse_text(text: &str, what: &str) -> Result<Value, Misuse> {
-    // serde_json stops at 128 levels, just past MAX_DEPTH; deeper text fails here.
-    let parsed: Value = serde_json::from_str(text).map_err(|error| {
+    // Counted on the text, before parsing: a scan without allocations.
+    if text_depth(text) > MAX_DEPTH {
+        return Err(too_deep(what));
+    }
+    serde_json::from_str(text).map_err(|error| {
+        // (serde_json stops at 128 levels, past MAX_DEPTH: the scan above refused such text already.)
         if error.to_string().starts_with("recursion limit exceeded") {
             too_deep(what)
         } else {
             Misuse(format!("{what} is not a JSON-compatible value: {error}"))
         }
-    })?;
-    if depth(&parsed) > MAX_DEPTH {
-        return Err(too_deep(what));
-    }
-    Ok(parsed)
+    })
 }
 
 /// The JSON text of a JS argument read without parsing it here (see [`json_text`]), with the depth
@@ -81,8 +81,8 @@ pub fn from_js_text(value: JsValue, what: &str) -> Result<Option<String>, Misuse
     Ok(text)
 }
 
-/// Levels of objects and arrays in a JSON text (a scalar is 0), as [`depth`] counts them on the
-/// parsed value; brackets inside strings do not count.
+/// Levels of objects and arrays in a JSON text (a scalar is 0, the argument itself is level 1);
+/// brackets inside strings do not count.
 fn text_depth(text: &str) -> usize {
     let (mut level, mut deepest) = (0usize, 0usize);
     let (mut in_string, mut escaped) = (false, false);
@@ -129,22 +129,6 @@ fn stringify_error(error: &JsValue, what: &str) -> Misuse {
     } else {
         Misuse(format!("{what} is not a JSON-compatible value: {message}"))
     }
-}
-
-/// Levels of objects and arrays (a scalar is 0), without recursion.
-fn depth(value: &Value) -> usize {
-    let mut deepest = 0;
-    let mut pending = vec![(value, 1usize)];
-    while let Some((current, level)) = pending.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match current {
-            Value::Object(map) => Box::new(map.values()),
-            Value::Array(items) => Box::new(items.iter()),
-            _ => continue,
-        };
-        deepest = deepest.max(level);
-        pending.extend(children.map(|child| (child, level + 1)));
-    }
-    deepest
 }
 
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
