@@ -32,6 +32,18 @@ def compact(value):
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def session_answers():
+    """(request, payload) of every successful exchange in the policy fixtures' replay sessions."""
+    for name in sorted(os.listdir(FIXTURES)):
+        session = os.path.join(FIXTURES, name, "session.yml")
+        if not os.path.isfile(session):
+            continue
+        for exchange in yaml.safe_load(open(session)) or []:
+            response = exchange.get("response", {})
+            if response.get("type") == "Success":
+                yield exchange.get("request", ""), response["payload"]
+
+
 cases = [json.loads(line) for line in open(os.path.join(ROOT, "tests", "data", "golden", "cases.jsonl"))]
 picked = sorted(set(list(range(0, 351, 25)) + list(range(351, len(cases), 8))))
 
@@ -45,14 +57,9 @@ for case in sorted(cases, key=lambda c: len(compact(c)))[:3]:
 # ControllerRevisions of the policy fixtures.
 for n, index in enumerate(picked[:16]):
     write("revision", golden_seed(index, (n % 4) * 4))
-for name in sorted(os.listdir(FIXTURES)):
-    session = os.path.join(FIXTURES, name, "session.yml")
-    if not os.path.isfile(session):
-        continue
-    for exchange in yaml.safe_load(open(session)) or []:
-        response = exchange.get("response", {})
-        if "ControllerRevision" in exchange.get("request", "") and response.get("type") == "Success":
-            write("revision", compact(json.loads(response["payload"])))
+for request, payload in session_answers():
+    if "ControllerRevision" in request:
+        write("revision", compact(json.loads(payload)))
 
 # insert_json: golden instancetypes and preferences (compact and pretty), the bundled catalogue objects
 # as raw text, and the instancetypes/preferences the policy fixtures' sessions answer with.
@@ -62,15 +69,9 @@ for bundle in ("common-clusterinstancetypes-bundle.json", "common-clusterprefere
     objects = json.load(open(os.path.join(ROOT, "data", "common-instancetypes", bundle)))
     for obj in objects[::9]:
         write("insert_json", compact(obj))
-for name in sorted(os.listdir(FIXTURES)):
-    session = os.path.join(FIXTURES, name, "session.yml")
-    if not os.path.isfile(session):
-        continue
-    for exchange in yaml.safe_load(open(session)) or []:
-        response = exchange.get("response", {})
-        request = exchange.get("request", "")
-        if ("Instancetype" in request or "Preference" in request) and response.get("type") == "Success":
-            write("insert_json", response["payload"].encode())
+for request, payload in session_answers():
+    if "Instancetype" in request or "Preference" in request:
+        write("insert_json", payload.encode())
 
 # settings: every fixture's settings, and a few shapes of our own.
 for name in sorted(os.listdir(FIXTURES)):
