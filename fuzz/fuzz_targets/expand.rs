@@ -1,11 +1,12 @@
 //! Expansion and the VM review over golden cases edited structurally (or raw JSON documents
 //! `{"vm", "instancetype", "preference"}`): no panic, deterministic, JSON-serializable output,
-//! and an expanded VM passes a second review unchanged.
+//! an expanded VM passes a second review unchanged, and the review's one-application shortcut
+//! (`expand_checked`) agrees with the checks and the expansion run separately.
 #![no_main]
 
-use kubevirt_instancetype::engine::admission::vm_admission_checks;
-use kubevirt_instancetype::engine::expand::expand;
-use kubevirt_instancetype::engine::find::vm_namespace;
+use kubevirt_instancetype::engine::admission::{checks_with_specs, expand_checked, vm_admission_checks};
+use kubevirt_instancetype::engine::expand::{expand, expand_with_specs};
+use kubevirt_instancetype::engine::find::{find_instancetype, find_preference, vm_namespace};
 use kubevirt_instancetype::engine::lookup::InMemorySource;
 use kubevirt_instancetype::engine::object_validation::validate_object;
 use kubevirt_instancetype::engine::review::{ReviewMode, ReviewOptions, Verdict, review_vm};
@@ -72,4 +73,29 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&again, expanded, "expand is not idempotent");
     }
     let _ = vm_admission_checks(&vm, &source, &expand_options);
+
+    // The shortcut gives a VM exactly when both passes succeed, and then the same VM.
+    let found = (
+        find_instancetype(&vm, &namespace, &source),
+        find_preference(&vm, &namespace, &source),
+    );
+    if let (Ok(instancetype), Ok(preference)) = found {
+        let (instancetype, preference) = (instancetype.as_deref(), preference.as_deref());
+        let shortcut = expand_checked(&vm, instancetype, preference, &expand_options);
+        let checks = checks_with_specs(&vm, instancetype, preference, &expand_options);
+        let two_passes = expand_with_specs(vm.clone(), instancetype, preference, &expand_options);
+        match shortcut {
+            Some(expanded) => {
+                assert!(checks.is_allowed(), "shortcut expanded a VM the checks refuse: {checks:?}");
+                assert_eq!(two_passes.as_ref().ok(), Some(&expanded), "shortcut differs from the expansion");
+            }
+            None => {
+                let applies = expand_options.vmi_defaults && (instancetype.is_some() || preference.is_some());
+                assert!(
+                    !(applies && checks.is_allowed() && two_passes.is_ok()),
+                    "both passes succeed but the shortcut gave nothing"
+                );
+            }
+        }
+    }
 });
