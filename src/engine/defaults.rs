@@ -20,16 +20,8 @@ pub enum DefaultsError {
 
 /// Adds a disk `{name}` for every volume that has neither a disk nor a filesystem of that name.
 pub fn set_default_volume_disks(vmi_spec: &mut Map<String, Value>, base: &str) -> Result<(), ShapeError> {
-    match vmi_spec.get("volumes") {
-        None | Some(Value::Null) => return Ok(()),
-        Some(Value::Array(volumes)) if volumes.is_empty() => return Ok(()),
-        Some(Value::Array(_)) => {}
-        Some(other) => {
-            return Err(ShapeError::new(
-                json::join(base, "volumes"),
-                format!("expected an array, found {}", json::type_name(other)),
-            ));
-        }
+    if json::array_in(vmi_spec, "volumes", || json::join(base, "volumes"))?.is_empty() {
+        return Ok(());
     }
     // Created when absent, as KubeVirt's defaulting leaves them, even when no disk is missing.
     json::object_path(vmi_spec, base, &["domain", "devices"])?;
@@ -49,16 +41,8 @@ pub fn set_default_volume_disks(vmi_spec: &mut Map<String, Value>, base: &str) -
     // A set: a VM with thousands of disks and volumes must not cost a quadratic search.
     let mut taken: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for key in ["disks", "filesystems"] {
-        match devices.get(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(list)) => taken.extend(list.iter().map(|d| json::get_str(d, "name"))),
-            Some(other) => {
-                return Err(ShapeError::new(
-                    json::join(&devices_path(), key),
-                    format!("expected an array, found {}", json::type_name(other)),
-                ));
-            }
-        }
+        let list = json::array_in(devices, key, || json::join(&devices_path(), key))?;
+        taken.extend(list.iter().map(|d| json::get_str(d, "name")));
     }
     let missing: Vec<Value> = volumes
         .iter()

@@ -176,13 +176,25 @@ pub fn array_entry<'a>(
     }
 }
 
-/// The array at `value[key]` for reading (`[]` when absent or `null`).
+/// The array at `value[key]` for reading (`[]` when absent or `null`, or when `value` is no object).
 pub fn array<'a>(value: &'a Value, key: &str, field: &str) -> Result<&'a [Value], ShapeError> {
-    match get(value, key) {
-        None => Ok(&[]),
+    value
+        .as_object()
+        .map_or(Ok(&[]), |map| array_in(map, key, || field.to_owned()))
+}
+
+/// The array at `map[key]` for reading (`[]` when absent or `null`); `field` names `map[key]` in the
+/// error and is built only for it.
+pub fn array_in<'a>(
+    map: &'a Map<String, Value>,
+    key: &str,
+    field: impl FnOnce() -> String,
+) -> Result<&'a [Value], ShapeError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
         Some(other) => Err(ShapeError::new(
-            field,
+            field(),
             format!("expected an array, found {}", type_name(other)),
         )),
     }

@@ -281,17 +281,7 @@ impl PodNetworks {
 }
 
 fn pod_network_names(vmi_spec: &Map<String, Value>, base: &str) -> Result<PodNetworks, ShapeError> {
-    let field = json::join(base, "networks");
-    let networks = match vmi_spec.get("networks") {
-        None | Some(Value::Null) => return Ok(PodNetworks(std::collections::BTreeMap::new())),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(ShapeError::new(
-                field,
-                format!("expected an array, found {}", json::type_name(other)),
-            ));
-        }
-    };
+    let networks = json::array_in(vmi_spec, "networks", || json::join(base, "networks"))?;
     let mut first = std::collections::BTreeMap::new();
     for network in networks {
         first
