@@ -53,7 +53,7 @@ pub fn set_default_volume_disks(vmi_spec: &mut Map<String, Value>, base: &str) -
     if missing.is_empty() {
         return Ok(());
     }
-    let disks = json::array_entry(devices, "disks", &json::join(&devices_path(), "disks"))?;
+    let disks = json::array_entry(devices, "disks", || json::join(&devices_path(), "disks"))?;
     disks.extend(missing);
     Ok(())
 }
@@ -133,31 +133,31 @@ pub fn set_vmi_defaults(
     if read_str(vmi_spec, "architecture", base)?.is_empty() {
         vmi_spec.insert("architecture".into(), json!(cluster.default_architecture));
     }
-    let architecture = read_str(vmi_spec, "architecture", base)?.to_owned();
-    let domain_path = json::join(base, "domain");
-    let domain = json::object_entry(vmi_spec, "domain", &domain_path)?;
+    let machine_type = cluster.machine_type(read_str(vmi_spec, "architecture", base)?);
+    let domain_path = || json::join(base, "domain");
+    let domain = json::object_entry(vmi_spec, "domain", domain_path)?;
 
-    let machine = json::object_entry(domain, "machine", &json::join(&domain_path, "machine"))?;
-    if read_str(machine, "type", &json::join(&domain_path, "machine"))?.is_empty() {
-        machine.insert("type".into(), json!(cluster.machine_type(&architecture)));
+    let machine_path = || json::join(base, "domain.machine");
+    let machine = json::object_entry(domain, "machine", machine_path)?;
+    if read_str(machine, "type", machine_path)?.is_empty() {
+        machine.insert("type".into(), json!(machine_type));
     }
 
     let limits_cpu = resource_quantity(domain, "limits", "cpu", base)?;
     let requests_cpu = resource_quantity(domain, "requests", "cpu", base)?;
     if let Some(limit) = limits_cpu.as_ref().filter(|q| !q.is_zero()) {
         if requests_cpu.as_ref().is_none_or(Quantity::is_zero) {
-            let requests = json::object_path(domain, &domain_path, &["resources", "requests"])?;
+            let requests = json::object_path(domain, &domain_path(), &["resources", "requests"])?;
             requests.insert("cpu".into(), json!(limit.to_string()));
         }
     }
 
     // Guest memory: requests.memory, else limits.memory, else the hugepages page size.
-    let memory_path = json::join(&domain_path, "memory");
     let has_guest = domain.get("memory").and_then(|m| json::get(m, "guest")).is_some();
     if !has_guest {
         let requests_memory = resource_quantity(domain, "requests", "memory", base)?.filter(|q| !q.is_zero());
         let limits_memory = resource_quantity(domain, "limits", "memory", base)?.filter(|q| !q.is_zero());
-        let memory = json::object_entry(domain, "memory", &memory_path)?;
+        let memory = json::object_entry(domain, "memory", || json::join(base, "domain.memory"))?;
         let page_size = memory
             .get("hugepages")
             .and_then(|h| json::get(h, "pageSize"))
@@ -169,14 +169,14 @@ pub fn set_vmi_defaults(
     }
 
     // CPU topology when no count is set: sockets from the CPU limit or request (rounded up).
-    let cpu_path = json::join(&domain_path, "cpu");
+    let cpu_path = || json::join(base, "domain.cpu");
     let counts_unset = match domain.get("cpu").filter(|c| !c.is_null()) {
         None => true,
         Some(cpu) => {
-            let cpu = json::as_object(cpu, &cpu_path)?;
-            read_u32(cpu, "cores", &cpu_path)? == 0
-                && read_u32(cpu, "sockets", &cpu_path)? == 0
-                && read_u32(cpu, "threads", &cpu_path)? == 0
+            let cpu = json::as_object(cpu, cpu_path)?;
+            read_u32(cpu, "cores", cpu_path)? == 0
+                && read_u32(cpu, "sockets", cpu_path)? == 0
+                && read_u32(cpu, "threads", cpu_path)? == 0
         }
     };
     if counts_unset {
@@ -188,13 +188,13 @@ pub fn set_vmi_defaults(
             Some(q) => q.value() as u32,
             None => 1,
         };
-        let cpu = json::object_entry(domain, "cpu", &cpu_path)?;
+        let cpu = json::object_entry(domain, "cpu", cpu_path)?;
         json::set_scalar(cpu, "sockets", json!(sockets));
         cpu.insert("cores".into(), json!(1));
         cpu.insert("threads".into(), json!(1));
     }
 
-    if let Some(volumes) = json::array_mut(vmi_spec, "volumes", &json::join(base, "volumes"))? {
+    if let Some(volumes) = json::array_mut(vmi_spec, "volumes", || json::join(base, "volumes"))? {
         for volume in volumes.iter_mut() {
             let Some(container_disk) = volume.get_mut("containerDisk").and_then(Value::as_object_mut) else {
                 continue;

@@ -27,6 +27,31 @@ impl ShapeError {
     }
 }
 
+/// Where a field is, for an error: a path, or a closure building one. Hot paths pass closures, so
+/// that a path is only built when an error names it (a passing expansion builds none).
+pub trait FieldPath {
+    /// The dotted path, e.g. `spec.template.spec.domain.cpu`.
+    fn render(self) -> String;
+}
+
+impl FieldPath for &str {
+    fn render(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl FieldPath for &String {
+    fn render(self) -> String {
+        self.clone()
+    }
+}
+
+impl<F: FnOnce() -> String> FieldPath for F {
+    fn render(self) -> String {
+        self()
+    }
+}
+
 /// Dotted path `base.key` (or `key` when `base` is empty).
 pub fn join(base: &str, key: &str) -> String {
     if base.is_empty() {
@@ -84,43 +109,43 @@ pub fn is_go_zero(value: &Value) -> bool {
 }
 
 /// Views `value` as an object, naming `field` when it is something else.
-pub fn as_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>, ShapeError> {
-    value
-        .as_object()
-        .ok_or_else(|| ShapeError::new(field, format!("expected an object, found {}", type_name(value))))
+pub fn as_object(value: &Value, field: impl FieldPath) -> Result<&Map<String, Value>, ShapeError> {
+    value.as_object().ok_or_else(|| {
+        ShapeError::new(
+            field.render(),
+            format!("expected an object, found {}", type_name(value)),
+        )
+    })
 }
 
 /// Mutable variant of [`as_object`].
-pub fn as_object_mut<'a>(value: &'a mut Value, field: &str) -> Result<&'a mut Map<String, Value>, ShapeError> {
+pub fn as_object_mut(value: &mut Value, field: impl FieldPath) -> Result<&mut Map<String, Value>, ShapeError> {
     let found = type_name(value);
     value
         .as_object_mut()
-        .ok_or_else(|| ShapeError::new(field, format!("expected an object, found {found}")))
+        .ok_or_else(|| ShapeError::new(field.render(), format!("expected an object, found {found}")))
 }
 
 /// The object at `map[key]`, created empty when absent or `null` (`field` names `map[key]` in errors).
 pub fn object_entry<'a>(
     map: &'a mut Map<String, Value>,
     key: &str,
-    field: &str,
-) -> Result<&'a mut Map<String, Value>, ShapeError> {
-    object_entry_with(map, key, || field.to_owned())
-}
-
-/// [`object_entry`] with the path built only for the error.
-fn object_entry_with<'a>(
-    map: &'a mut Map<String, Value>,
-    key: &str,
-    field: impl FnOnce() -> String,
+    field: impl FieldPath,
 ) -> Result<&'a mut Map<String, Value>, ShapeError> {
     // Look up first: the key is only allocated when the entry has to be created.
-    if map.get(key).is_none_or(Value::is_null) {
-        map.insert(key.to_owned(), Value::Object(Map::new()));
-    }
-    match map.get_mut(key) {
+    let entry = if map.get(key).is_none_or(Value::is_null) {
+        Some(
+            map.entry(key)
+                .and_modify(|value| *value = Value::Object(Map::new()))
+                .or_insert_with(|| Value::Object(Map::new())),
+        )
+    } else {
+        map.get_mut(key)
+    };
+    match entry {
         Some(Value::Object(object)) => Ok(object),
         found => Err(ShapeError::new(
-            field(),
+            field.render(),
             format!("expected an object, found {}", found.map_or("null", |v| type_name(v))),
         )),
     }
@@ -133,7 +158,7 @@ pub fn object_path<'a>(
     keys: &[&str],
 ) -> Result<&'a mut Map<String, Value>, ShapeError> {
     for (depth, key) in keys.iter().enumerate() {
-        map = object_entry_with(map, key, || {
+        map = object_entry(map, key, || {
             keys.iter()
                 .take(depth + 1)
                 .fold(base.to_owned(), |field, key| join(&field, key))
@@ -146,13 +171,13 @@ pub fn object_path<'a>(
 pub fn array_mut<'a>(
     map: &'a mut Map<String, Value>,
     key: &str,
-    field: &str,
+    field: impl FieldPath,
 ) -> Result<Option<&'a mut Vec<Value>>, ShapeError> {
     match map.get_mut(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items)),
         Some(other) => Err(ShapeError::new(
-            field,
+            field.render(),
             format!("expected an array, found {}", type_name(other)),
         )),
     }
@@ -162,7 +187,7 @@ pub fn array_mut<'a>(
 pub fn array_entry<'a>(
     map: &'a mut Map<String, Value>,
     key: &str,
-    field: &str,
+    field: impl FieldPath,
 ) -> Result<&'a mut Vec<Value>, ShapeError> {
     if map.get(key).is_none_or(Value::is_null) {
         map.insert(key.to_owned(), Value::Array(Vec::new()));
@@ -170,7 +195,7 @@ pub fn array_entry<'a>(
     match map.get_mut(key) {
         Some(Value::Array(items)) => Ok(items),
         found => Err(ShapeError::new(
-            field,
+            field.render(),
             format!("expected an array, found {}", found.map_or("null", |v| type_name(v))),
         )),
     }
@@ -178,23 +203,17 @@ pub fn array_entry<'a>(
 
 /// The array at `value[key]` for reading (`[]` when absent or `null`, or when `value` is no object).
 pub fn array<'a>(value: &'a Value, key: &str, field: &str) -> Result<&'a [Value], ShapeError> {
-    value
-        .as_object()
-        .map_or(Ok(&[]), |map| array_in(map, key, || field.to_owned()))
+    value.as_object().map_or(Ok(&[]), |map| array_in(map, key, field))
 }
 
 /// The array at `map[key]` for reading (`[]` when absent or `null`); `field` names `map[key]` in the
 /// error and is built only for it.
-pub fn array_in<'a>(
-    map: &'a Map<String, Value>,
-    key: &str,
-    field: impl FnOnce() -> String,
-) -> Result<&'a [Value], ShapeError> {
+pub fn array_in<'a>(map: &'a Map<String, Value>, key: &str, field: impl FieldPath) -> Result<&'a [Value], ShapeError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
         Some(other) => Err(ShapeError::new(
-            field(),
+            field.render(),
             format!("expected an array, found {}", type_name(other)),
         )),
     }

@@ -586,8 +586,10 @@ impl Quantity {
                 let precision = 18_i64.saturating_sub(num_len.saturating_add(denom_len));
                 let scale = exponent.saturating_sub(denom_len);
                 if precision >= 0 && scale >= NANO {
-                    let shifted: Vec<u8> = sc.num.iter().chain(sc.denom).copied().collect();
-                    let canonical = scale % 3 == 0 && !shifted.ends_with(b"000") && shifted.first() != Some(&b'0');
+                    // The digits of num and denom, read as one number.
+                    let mut shifted = sc.num.iter().chain(sc.denom);
+                    let ends_with_000 = shifted.clone().rev().take(3).filter(|&&d| d == b'0').count() == 3;
+                    let canonical = scale % 3 == 0 && !ends_with_000 && shifted.next() != Some(&b'0');
                     (true, canonical)
                 } else {
                     (false, false)
@@ -630,7 +632,9 @@ impl Quantity {
                 .unwrap_or(1);
             Mag::new(digits, denom_len.saturating_neg()).mul_small(factor)
         };
-        mag = mag.round_up(NANO).0;
+        if !mag.is_zero() && mag.exp < NANO {
+            mag = mag.round_up(NANO).0;
+        }
         // The suffix's exponent is checked above; the value's own exponent can still exceed the cap
         // (`154000e10000` is 154 × 10^10003). Its canonical form would then carry an exponent that
         // `parse` refuses, so refuse it here: every accepted quantity formats to a parseable string.
@@ -640,11 +644,15 @@ impl Quantity {
 
         let mut format = format;
         if format == Format::BinarySI {
-            let max = max_i64_mag();
-            if mag.cmp_mag(&max) == Ordering::Greater {
-                mag = max;
+            // The int64 fast path has checked that the value fits; anything else is capped.
+            if !fast {
+                let max = max_i64_mag();
+                if mag.cmp_mag(&max) == Ordering::Greater {
+                    mag = max;
+                }
             }
-            if !mag.is_zero() && mag.cmp_mag(&Mag::from_u128(1)) == Ordering::Less {
+            // Below one: the most significant digit lies right of the point.
+            if !mag.is_zero() && mag.order() <= 0 {
                 format = Format::DecimalSI;
             }
         }

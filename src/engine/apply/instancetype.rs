@@ -45,8 +45,8 @@ pub fn apply(
     apply_cpu(instancetype, preference, vmi_spec, base, &mut conflicts)?;
     apply_memory(instancetype, vmi_spec, base, &mut conflicts)?;
 
-    let domain_path = path("domain");
-    let domain = json::object_entry(vmi_spec, "domain", &domain_path)?;
+    let domain_path = || path("domain");
+    let domain = json::object_entry(vmi_spec, "domain", domain_path)?;
 
     // ioThreads.supplementalPoolThreadCount
     if let Some(count) = instancetype
@@ -54,7 +54,7 @@ pub fn apply(
         .as_ref()
         .and_then(|t| t.supplemental_pool_thread_count)
     {
-        let io_threads = json::object_entry(domain, "ioThreads", &json::join(&domain_path, "ioThreads"))?;
+        let io_threads = json::object_entry(domain, "ioThreads", || path("domain.ioThreads"))?;
         if json::is_absent(io_threads, "supplementalPoolThreadCount") {
             io_threads.insert("supplementalPoolThreadCount".into(), json!(count));
         } else {
@@ -90,9 +90,8 @@ pub fn apply(
         if items.is_empty() {
             continue;
         }
-        let devices_path = json::join(&domain_path, "devices");
-        let devices = json::object_entry(domain, "devices", &devices_path)?;
-        let existing = json::array_mut(devices, key, &json::join(&devices_path, key))?;
+        let devices = json::object_entry(domain, "devices", || path("domain.devices"))?;
+        let existing = json::array_mut(devices, key, || path(&format!("domain.devices.{key}")))?;
         if existing.is_some_and(|list| !list.is_empty()) {
             conflicts.paths.push(path(&format!("domain.devices.{key}")));
         } else {
@@ -131,12 +130,11 @@ fn apply_cpu(
     base: &str,
     conflicts: &mut Conflicts,
 ) -> Result<(), super::ApplyError> {
-    let domain_path = json::join(base, "domain");
-    let domain = json::object_entry(vmi_spec, "domain", &domain_path)?;
+    let domain = json::object_entry(vmi_spec, "domain", || json::join(base, "domain"))?;
     let requests_cpu = has_resource(domain, "requests", "cpu");
     let limits_cpu = has_resource(domain, "limits", "cpu");
-    let cpu_path = json::join(&domain_path, "cpu");
-    let cpu = json::object_entry(domain, "cpu", &cpu_path)?;
+    let cpu_path = || json::join(base, "domain.cpu");
+    let cpu = json::object_entry(domain, "cpu", cpu_path)?;
     let it = &instancetype.cpu;
 
     let mut found = Vec::new();
@@ -147,7 +145,7 @@ fn apply_cpu(
         found.push("domain.resources.limits.cpu");
     }
     for key in ["sockets", "cores", "threads"] {
-        if read_u32(cpu, key, &cpu_path)? != 0 {
+        if read_u32(cpu, key, cpu_path)? != 0 {
             found.push(match key {
                 "sockets" => "domain.cpu.sockets",
                 "cores" => "domain.cpu.cores",
@@ -155,13 +153,13 @@ fn apply_cpu(
             });
         }
     }
-    if !read_str(cpu, "model", &cpu_path)?.is_empty() && it.model.is_some() {
+    if !read_str(cpu, "model", cpu_path)?.is_empty() && it.model.is_some() {
         found.push("domain.cpu.model");
     }
-    if read_bool(cpu, "dedicatedCpuPlacement", &cpu_path)? && it.dedicated_cpu_placement.is_some() {
+    if read_bool(cpu, "dedicatedCpuPlacement", cpu_path)? && it.dedicated_cpu_placement.is_some() {
         found.push("domain.cpu.dedicatedCPUPlacement");
     }
-    if read_bool(cpu, "isolateEmulatorThread", &cpu_path)? && it.isolate_emulator_thread.is_some() {
+    if read_bool(cpu, "isolateEmulatorThread", cpu_path)? && it.isolate_emulator_thread.is_some() {
         found.push("domain.cpu.isolateEmulatorThread");
     }
     if !json::is_absent(cpu, "numa") && it.numa.is_some() {
@@ -209,12 +207,10 @@ fn apply_memory(
     base: &str,
     conflicts: &mut Conflicts,
 ) -> Result<(), ShapeError> {
-    let domain_path = json::join(base, "domain");
-    let domain = json::object_entry(vmi_spec, "domain", &domain_path)?;
+    let domain = json::object_entry(vmi_spec, "domain", || json::join(base, "domain"))?;
     let requests_memory = has_resource(domain, "requests", "memory");
     let limits_memory = has_resource(domain, "limits", "memory");
-    let memory_path = json::join(&domain_path, "memory");
-    let memory = json::object_entry(domain, "memory", &memory_path)?;
+    let memory = json::object_entry(domain, "memory", || json::join(base, "domain.memory"))?;
     let it = &instancetype.memory;
 
     // Only the first memory conflict is reported (upstream parity).
@@ -245,7 +241,7 @@ fn apply_memory(
     }
     if it.overcommit_percent > 0 {
         let requested = overcommitted_request(&it.guest, it.overcommit_percent);
-        let requests = json::object_path(domain, &domain_path, &["resources", "requests"])?;
+        let requests = json::object_path(domain, &json::join(base, "domain"), &["resources", "requests"])?;
         requests.insert("memory".into(), json!(requested.to_string()));
     }
     Ok(())

@@ -12,7 +12,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::engine::cause::Cause;
-use crate::engine::json::{self, ShapeError};
+use crate::engine::json::{self, FieldPath, ShapeError};
 use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
 
 /// The VM fields that conflict with the selected instancetype, in KubeVirt's order.
@@ -90,13 +90,14 @@ pub fn apply_to_vmi(
     Ok(())
 }
 
-/// Reads an unsigned 32-bit integer field (`0` when absent or `null`), as Go decodes `uint32`.
-pub(crate) fn read_u32(map: &Map<String, Value>, key: &str, base: &str) -> Result<u32, ShapeError> {
+/// Reads an unsigned 32-bit integer field (`0` when absent or `null`), as Go decodes `uint32`;
+/// `base` is the path of `map`, rendered only for an error (as for the readers below).
+pub(crate) fn read_u32(map: &Map<String, Value>, key: &str, base: impl FieldPath) -> Result<u32, ShapeError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(0),
         Some(value) => value.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
             ShapeError::new(
-                json::join(base, key),
+                json::join(&base.render(), key),
                 format!("expected an unsigned 32-bit integer, found {value}"),
             )
         }),
@@ -104,24 +105,28 @@ pub(crate) fn read_u32(map: &Map<String, Value>, key: &str, base: &str) -> Resul
 }
 
 /// Reads a boolean field (`false` when absent or `null`).
-pub(crate) fn read_bool(map: &Map<String, Value>, key: &str, base: &str) -> Result<bool, ShapeError> {
+pub(crate) fn read_bool(map: &Map<String, Value>, key: &str, base: impl FieldPath) -> Result<bool, ShapeError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(ShapeError::new(
-            json::join(base, key),
+            json::join(&base.render(), key),
             format!("expected a boolean, found {}", json::type_name(other)),
         )),
     }
 }
 
 /// Reads a string field (`""` when absent or `null`).
-pub(crate) fn read_str<'a>(map: &'a Map<String, Value>, key: &str, base: &str) -> Result<&'a str, ShapeError> {
+pub(crate) fn read_str<'a>(
+    map: &'a Map<String, Value>,
+    key: &str,
+    base: impl FieldPath,
+) -> Result<&'a str, ShapeError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(""),
         Some(Value::String(s)) => Ok(s),
         Some(other) => Err(ShapeError::new(
-            json::join(base, key),
+            json::join(&base.render(), key),
             format!("expected a string, found {}", json::type_name(other)),
         )),
     }

@@ -8,6 +8,9 @@ use super::read_str;
 use crate::engine::json::{self, ShapeError};
 use crate::engine::model::{DevicePreferences, PreferenceSpec};
 
+/// The path of the map a function edits, built only for an error.
+type Path<'a> = &'a dyn Fn() -> String;
+
 /// Applies `preference` to `vmi_spec` (at path `base`) and its `metadata`.
 pub fn apply(
     preference: &PreferenceSpec,
@@ -15,20 +18,20 @@ pub fn apply(
     metadata: &mut Map<String, Value>,
     base: &str,
 ) -> Result<(), ShapeError> {
-    let domain_path = json::join(base, "domain");
+    let domain_path = &|| json::join(base, "domain");
     apply_cpu(
         preference,
-        json::object_entry(vmi_spec, "domain", &domain_path)?,
-        &domain_path,
+        json::object_entry(vmi_spec, "domain", domain_path)?,
+        domain_path,
     )?;
     if let Some(devices) = &preference.devices {
         apply_devices(devices, vmi_spec, base)?;
     }
-    let domain = json::object_entry(vmi_spec, "domain", &domain_path)?;
-    apply_features(preference, domain, &domain_path)?;
-    apply_firmware(preference, domain, &domain_path)?;
-    apply_machine(preference, domain, &domain_path)?;
-    apply_clock(preference, domain, &domain_path)?;
+    let domain = json::object_entry(vmi_spec, "domain", domain_path)?;
+    apply_features(preference, domain, domain_path)?;
+    apply_firmware(preference, domain, domain_path)?;
+    apply_machine(preference, domain, domain_path)?;
+    apply_clock(preference, domain, domain_path)?;
 
     if let Some(subdomain) = &preference.preferred_subdomain {
         if read_str(vmi_spec, "subdomain", base)?.is_empty() {
@@ -54,7 +57,7 @@ pub fn apply(
         }
     }
     if let Some(launch_security) = &preference.preferred_launch_security {
-        let domain = json::object_entry(vmi_spec, "domain", &domain_path)?;
+        let domain = json::object_entry(vmi_spec, "domain", domain_path)?;
         if json::is_absent(domain, "launchSecurity") {
             domain.insert("launchSecurity".into(), launch_security.clone());
         }
@@ -67,7 +70,7 @@ pub fn apply(
 fn apply_cpu(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: &str,
+    domain_path: Path,
 ) -> Result<(), ShapeError> {
     let Some(preferred) = preference
         .cpu
@@ -77,10 +80,8 @@ fn apply_cpu(
     else {
         return Ok(());
     };
-    let cpu_path = json::join(domain_path, "cpu");
-    let cpu = json::object_entry(domain, "cpu", &cpu_path)?;
-    let features_path = json::join(&cpu_path, "features");
-    let features = json::array_entry(cpu, "features", &features_path)?;
+    let cpu = json::object_entry(domain, "cpu", || json::join(&domain_path(), "cpu"))?;
+    let features = json::array_entry(cpu, "features", || json::join(&domain_path(), "cpu.features"))?;
     let existing: std::collections::BTreeSet<String> =
         features.iter().map(|f| json::get_str(f, "name").to_owned()).collect();
     for feature in preferred {
@@ -119,8 +120,12 @@ fn apply_devices(
     vmi_spec: &mut Map<String, Value>,
     base: &str,
 ) -> Result<(), ShapeError> {
-    let pod_networks = pod_network_names(vmi_spec, base)?;
-    let devices_path = json::join(base, "domain.devices");
+    // Read only when a masquerade binding may be set (it needs the networks).
+    let pod_networks = match preferences.preferred_interface_masquerade {
+        Some(_) => pod_network_names(vmi_spec, base)?,
+        None => PodNetworks::default(),
+    };
+    let devices_path = &|| json::join(base, "domain.devices");
     let devices = json::object_path(vmi_spec, base, &["domain", "devices"])?;
 
     fill_bool(
@@ -139,14 +144,14 @@ fn apply_devices(
     }
     if !preferences.preferred_sound_model.is_empty() {
         if let Some(sound) = devices.get_mut("sound").filter(|s| !s.is_null()) {
-            let sound = json::as_object_mut(sound, &json::join(&devices_path, "sound"))?;
+            let sound = json::as_object_mut(sound, || json::join(&devices_path(), "sound"))?;
             fill_str(sound, "model", &preferences.preferred_sound_model);
         }
     }
     fill_value(devices, "rng", preferences.preferred_rng.as_ref());
     fill_value(devices, "tpm", preferences.preferred_tpm.as_ref());
     if let Some(video_type) = &preferences.preferred_video_type {
-        let video = json::object_entry(devices, "video", &json::join(&devices_path, "video"))?;
+        let video = json::object_entry(devices, "video", || json::join(&devices_path(), "video"))?;
         fill_str(video, "type", video_type);
     }
     fill_bool(
@@ -175,20 +180,20 @@ fn apply_devices(
         preferences.preferred_autoattach_input_device,
     );
 
-    if let Some(disks) = json::array_mut(devices, "disks", &json::join(&devices_path, "disks"))? {
+    if let Some(disks) = json::array_mut(devices, "disks", || json::join(&devices_path(), "disks"))? {
         for (index, disk) in disks.iter_mut().enumerate() {
-            let disk_path = format!("{devices_path}.disks[{index}]");
-            apply_disk(preferences, json::as_object_mut(disk, &disk_path)?, &disk_path)?;
+            let disk_path = &|| format!("{}.disks[{index}]", devices_path());
+            apply_disk(preferences, json::as_object_mut(disk, disk_path)?, disk_path)?;
         }
     }
 
-    if let Some(interfaces) = json::array_mut(devices, "interfaces", &json::join(&devices_path, "interfaces"))? {
+    if let Some(interfaces) = json::array_mut(devices, "interfaces", || json::join(&devices_path(), "interfaces"))? {
         for (index, interface) in interfaces.iter_mut().enumerate() {
-            let interface_path = format!("{devices_path}.interfaces[{index}]");
-            let interface = json::as_object_mut(interface, &interface_path)?;
+            let interface_path = || format!("{}.interfaces[{index}]", devices_path());
+            let interface = json::as_object_mut(interface, interface_path)?;
             fill_str(interface, "model", &preferences.preferred_interface_model);
             if let Some(masquerade) = &preferences.preferred_interface_masquerade {
-                let name = read_str(interface, "name", &interface_path)?;
+                let name = read_str(interface, "name", interface_path)?;
                 if binding_unset(interface) && pod_networks.first_match(name) {
                     interface.insert("masquerade".into(), masquerade.clone());
                 }
@@ -196,22 +201,22 @@ fn apply_devices(
         }
     }
 
-    if let Some(inputs) = json::array_mut(devices, "inputs", &json::join(&devices_path, "inputs"))? {
+    if let Some(inputs) = json::array_mut(devices, "inputs", || json::join(&devices_path(), "inputs"))? {
         for (index, input) in inputs.iter_mut().enumerate() {
-            let input = json::as_object_mut(input, &format!("{devices_path}.inputs[{index}]"))?;
+            let input = json::as_object_mut(input, || format!("{}.inputs[{index}]", devices_path()))?;
             fill_str(input, "bus", &preferences.preferred_input_bus);
             fill_str(input, "type", &preferences.preferred_input_type);
         }
     }
 
     if let Some(model) = &preferences.preferred_panic_device_model {
-        let panic_path = json::join(&devices_path, "panicDevices");
-        let panic_devices = json::array_entry(devices, "panicDevices", &panic_path)?;
+        let panic_path = || json::join(&devices_path(), "panicDevices");
+        let panic_devices = json::array_entry(devices, "panicDevices", panic_path)?;
         if panic_devices.is_empty() {
             panic_devices.push(json!({ "model": model }));
         } else {
             for (index, device) in panic_devices.iter_mut().enumerate() {
-                let device = json::as_object_mut(device, &format!("{panic_path}[{index}]"))?;
+                let device = json::as_object_mut(device, || format!("{}[{index}]", panic_path()))?;
                 fill_value(device, "model", Some(&json!(model)));
             }
         }
@@ -222,14 +227,14 @@ fn apply_devices(
 fn apply_disk(
     preferences: &DevicePreferences,
     disk: &mut Map<String, Value>,
-    disk_path: &str,
+    disk_path: Path,
 ) -> Result<(), ShapeError> {
     let is_set = |disk: &Map<String, Value>, key: &str| !json::is_absent(disk, key);
     if !is_set(disk, "disk") && !is_set(disk, "cdrom") && !is_set(disk, "lun") {
         disk.insert("disk".into(), json!({}));
     }
     if is_set(disk, "disk") {
-        let target = json::object_entry(disk, "disk", &json::join(disk_path, "disk"))?;
+        let target = json::object_entry(disk, "disk", || json::join(&disk_path(), "disk"))?;
         fill_str(target, "bus", &preferences.preferred_disk_bus);
         let is_virtio = target.get("bus").and_then(Value::as_str) == Some("virtio");
         fill_value(disk, "blockSize", preferences.preferred_disk_block_size.as_ref());
@@ -243,10 +248,10 @@ fn apply_disk(
             );
         }
     } else if is_set(disk, "cdrom") {
-        let target = json::object_entry(disk, "cdrom", &json::join(disk_path, "cdrom"))?;
+        let target = json::object_entry(disk, "cdrom", || json::join(&disk_path(), "cdrom"))?;
         fill_str(target, "bus", &preferences.preferred_cdrom_bus);
     } else {
-        let target = json::object_entry(disk, "lun", &json::join(disk_path, "lun"))?;
+        let target = json::object_entry(disk, "lun", || json::join(&disk_path(), "lun"))?;
         fill_str(target, "bus", &preferences.preferred_lun_bus);
     }
     Ok(())
@@ -272,6 +277,7 @@ fn binding_unset(interface: &Map<String, Value>) -> bool {
 /// For each network name, whether its first definition is a pod network (KubeVirt stops at the
 /// first network with the interface's name). A map, so that a VM with thousands of interfaces and
 /// networks costs no quadratic search.
+#[derive(Default)]
 struct PodNetworks(std::collections::BTreeMap<String, bool>);
 
 impl PodNetworks {
@@ -294,19 +300,19 @@ fn pod_network_names(vmi_spec: &Map<String, Value>, base: &str) -> Result<PodNet
 fn apply_features(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: &str,
+    domain_path: Path,
 ) -> Result<(), ShapeError> {
     let Some(features) = &preference.features else {
         return Ok(());
     };
-    let features_path = json::join(domain_path, "features");
-    let target = json::object_entry(domain, "features", &features_path)?;
+    let features_path = || json::join(&domain_path(), "features");
+    let target = json::object_entry(domain, "features", features_path)?;
     if let Some(acpi) = &features.preferred_acpi {
         target.insert("acpi".into(), acpi.clone());
     }
     fill_value(target, "apic", features.preferred_apic.as_ref());
     if let Some(hyperv) = &features.preferred_hyperv {
-        let target_hyperv = json::object_entry(target, "hyperv", &json::join(&features_path, "hyperv"))?;
+        let target_hyperv = json::object_entry(target, "hyperv", || json::join(&features_path(), "hyperv"))?;
         for (key, value) in hyperv {
             fill_value(target_hyperv, key, Some(value).filter(|v| !v.is_null()));
         }
@@ -320,13 +326,15 @@ fn apply_features(
 fn apply_firmware(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: &str,
+    domain_path: Path,
 ) -> Result<(), ShapeError> {
     let Some(firmware) = &preference.firmware else {
         return Ok(());
     };
-    let bootloader = json::object_path(domain, domain_path, &["firmware", "bootloader"])?;
-    let bootloader_path = json::join(domain_path, "firmware.bootloader");
+    let firmware_path = || json::join(&domain_path(), "firmware");
+    let firmware_map = json::object_entry(domain, "firmware", firmware_path)?;
+    let bootloader_path = || json::join(&domain_path(), "firmware.bootloader");
+    let bootloader = json::object_entry(firmware_map, "bootloader", bootloader_path)?;
     let has = |b: &Map<String, Value>, key: &str| !json::is_absent(b, key);
 
     if firmware.preferred_use_bios == Some(true) && !has(bootloader, "bios") && !has(bootloader, "efi") {
@@ -334,7 +342,7 @@ fn apply_firmware(
     }
     if let Some(use_serial) = firmware.preferred_use_bios_serial {
         if has(bootloader, "bios") {
-            let bios = json::object_entry(bootloader, "bios", &json::join(&bootloader_path, "bios"))?;
+            let bios = json::object_entry(bootloader, "bios", || json::join(&bootloader_path(), "bios"))?;
             fill_bool(bios, "useSerial", Some(use_serial));
         }
     }
@@ -349,7 +357,7 @@ fn apply_firmware(
     }
     if let Some(secure_boot) = firmware.preferred_use_secure_boot {
         if has(bootloader, "efi") {
-            let efi = json::object_entry(bootloader, "efi", &json::join(&bootloader_path, "efi"))?;
+            let efi = json::object_entry(bootloader, "efi", || json::join(&bootloader_path(), "efi"))?;
             fill_bool(efi, "secureBoot", Some(secure_boot));
         }
     }
@@ -359,7 +367,7 @@ fn apply_firmware(
 fn apply_machine(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: &str,
+    domain_path: Path,
 ) -> Result<(), ShapeError> {
     let Some(machine_type) = preference
         .machine
@@ -369,7 +377,7 @@ fn apply_machine(
     else {
         return Ok(());
     };
-    let machine = json::object_entry(domain, "machine", &json::join(domain_path, "machine"))?;
+    let machine = json::object_entry(domain, "machine", || json::join(&domain_path(), "machine"))?;
     fill_str(machine, "type", machine_type);
     Ok(())
 }
@@ -377,12 +385,12 @@ fn apply_machine(
 fn apply_clock(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: &str,
+    domain_path: Path,
 ) -> Result<(), ShapeError> {
     let Some(clock_preferences) = &preference.clock else {
         return Ok(());
     };
-    let clock = json::object_entry(domain, "clock", &json::join(domain_path, "clock"))?;
+    let clock = json::object_entry(domain, "clock", || json::join(&domain_path(), "clock"))?;
     if let Some(offset) = &clock_preferences.preferred_clock_offset {
         if json::is_absent(clock, "utc") && json::is_absent(clock, "timezone") {
             // The offset is an inline struct: its `utc`/`timezone` replace the VMI's (both unset).
