@@ -255,3 +255,88 @@ fn misuse_throws_type_errors() {
     let message = type_error_message(js::validate_object(function.into()).unwrap_err());
     assert!(message.contains("obj is not a JSON-compatible value"), "{message}");
 }
+
+/// A namespaced instancetype without a namespace: it lives in the namespace of the VM asked about.
+fn namespaced_objects() -> JsValue {
+    let mut instancetype = bundle_object(INSTANCETYPES, "u1.medium");
+    instancetype["kind"] = json!("VirtualMachineInstancetype");
+    instancetype["metadata"] = json!({"name": "team-medium"});
+    parse(
+        &json!([instancetype, bundle_object(PREFERENCES, "fedora"), {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}]),
+    )
+}
+
+fn vm_in(namespace: &str, domain: Value) -> Value {
+    let mut vm = vm(domain);
+    vm["metadata"]["namespace"] = json!(namespace);
+    vm["spec"]["instancetype"] = json!({"name": "team-medium", "kind": "VirtualMachineInstancetype"});
+    vm
+}
+
+#[wasm_bindgen_test]
+fn prepared_objects_answer_as_the_functions_do() {
+    let mut prepared = js::PreparedObjects::new(namespaced_objects()).unwrap();
+    // VM after VM, namespace after namespace, passing and failing, expand and validate.
+    for (namespace, domain) in [
+        ("default", json!({"devices": {}})),
+        ("team-a", json!({"devices": {}})),
+        ("team-a", json!({"cpu": {"sockets": 2}})),
+        ("", json!({})),
+        ("team-b", json!({"memory": {"guest": "1Gi"}})),
+        ("default", json!({"devices": {}})),
+    ] {
+        let vm = vm_in(namespace, domain);
+        let options = parse(&json!({"vmiDefaults": false}));
+        let expected = read(&js::expand(parse(&vm), namespaced_objects(), options.clone()).unwrap());
+        let got = read(&prepared.expand(parse(&vm), options.clone()).unwrap());
+        assert_eq!(got, expected, "expand, namespace {namespace:?}");
+        let expected = read(&js::validate(parse(&vm), namespaced_objects(), JsValue::UNDEFINED).unwrap());
+        let got = read(&prepared.validate(parse(&vm), JsValue::UNDEFINED).unwrap());
+        assert_eq!(got, expected, "validate, namespace {namespace:?}");
+        // The ignored Pod is reported on every call.
+        assert_eq!(got["warnings"].as_array().unwrap().len(), 1, "{got}");
+    }
+    let expanded = read(
+        &prepared
+            .expand(parse(&vm_in("team-a", json!({}))), JsValue::UNDEFINED)
+            .unwrap(),
+    );
+    assert_eq!(expanded["ok"], true, "{expanded}");
+    assert_eq!(
+        expanded["vm"]["spec"]["template"]["spec"]["domain"]["memory"]["guest"],
+        "4Gi"
+    );
+}
+
+#[wasm_bindgen_test]
+fn prepared_objects_are_copied_and_checked_when_constructed() {
+    let objects = namespaced_objects();
+    let mut prepared = js::PreparedObjects::new(objects.clone()).unwrap();
+    // Emptying the array afterwards changes nothing.
+    objects.unchecked_ref::<Array>().set_length(0);
+    let out = read(
+        &prepared
+            .expand(parse(&vm_in("x", json!({}))), JsValue::UNDEFINED)
+            .unwrap(),
+    );
+    assert_eq!(out["ok"], true, "{out}");
+
+    let message = type_error_message(js::PreparedObjects::new(JsValue::UNDEFINED).err().unwrap());
+    assert!(message.contains("objects must be an array"), "{message}");
+    let message = type_error_message(js::PreparedObjects::new(parse(&json!([1]))).err().unwrap());
+    assert!(
+        message.contains("objects[0] must be a Kubernetes object, not a number"),
+        "{message}"
+    );
+    let message = type_error_message(prepared.expand(JsValue::NULL, JsValue::UNDEFINED).unwrap_err());
+    assert!(
+        message.contains("vm must be a VirtualMachine object, not null"),
+        "{message}"
+    );
+    let message = type_error_message(
+        prepared
+            .validate(parse(&vm_in("x", json!({}))), JsValue::from(3))
+            .unwrap_err(),
+    );
+    assert!(message.contains("options must be an object"), "{message}");
+}

@@ -125,6 +125,19 @@ describe("hostile input through the npm package (tests/data/hostile/cases.json)"
       }
       const micros = Number((process.hrtime.bigint() - started) / 1000n);
       if (PRINT) console.log(JSON.stringify({ name: testCase.name, micros, ok: result?.ok, message: result?.message ?? thrown?.message }));
+      // The same objects prepared once answer the same (misuse throws the same, when constructed or
+      // when called).
+      let prepared;
+      try {
+        prepared = new api.PreparedObjects(doc.objects);
+        const again = prepared.expand(vm, doc.settings);
+        assert.equal(JSON.stringify(again), JSON.stringify(result), "PreparedObjects answers differently");
+      } catch (error) {
+        if (error instanceof assert.AssertionError) throw error;
+        assert.equal(error.message, thrown?.message, "PreparedObjects throws differently");
+      } finally {
+        prepared?.free();
+      }
       if (expect.throws !== undefined) {
         assert.ok(thrown instanceof TypeError, `expected a TypeError, got ${thrown ?? JSON.stringify(result)}`);
         assert.equal(thrown.message, expect.throws);

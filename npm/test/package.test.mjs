@@ -95,14 +95,14 @@ describe("the installed package", () => {
   test("require() gives the Node build", () => {
     const api = loadRequire();
     assert.equal(api.version(), VERSION);
-    assert.deepEqual(Object.keys(api).sort(), ["expand", "validate", "validateObject", "version"]);
+    assert.deepEqual(Object.keys(api).sort(), ["PreparedObjects", "expand", "validate", "validateObject", "version"]);
     checkSample(api);
   });
 
   test("import gives the same API", async () => {
     const api = await loadImport();
     assert.equal(api.version(), VERSION);
-    for (const name of ["expand", "validate", "validateObject", "version"]) assert.equal(typeof api[name], "function", name);
+    for (const name of ["PreparedObjects", "expand", "validate", "validateObject", "version"]) assert.equal(typeof api[name], "function", name);
     checkSample(api);
   });
 
@@ -156,6 +156,20 @@ describe("the installed package", () => {
     assert.throws(() => api.validate(SAMPLE_VM, [], { vmiDefaults: "yes" }), { name: "TypeError", message: /invalid options: vmiDefaults: invalid type/ });
     assert.throws(() => api.validateObject("u1.medium"), { name: "TypeError", message: /obj must be an instancetype or preference object/ });
     assert.throws(() => api.validateObject(() => 1), { name: "TypeError", message: /obj is not a JSON-compatible value/ });
+  });
+
+  test("PreparedObjects: checked when constructed, answers as expand/validate, free() releases it", () => {
+    const api = loadRequire();
+    const objects = [...INSTANCETYPES, ...PREFERENCES];
+    const prepared = new api.PreparedObjects(objects);
+    assert.deepEqual(prepared.expand(SAMPLE_VM), api.expand(SAMPLE_VM, objects));
+    assert.deepEqual(prepared.validate(SAMPLE_VM, { vmiDefaults: false }), api.validate(SAMPLE_VM, objects, { vmiDefaults: false }));
+    objects.length = 0; // copied when constructed
+    checkSample({ expand: (vm) => prepared.expand(vm) });
+    assert.throws(() => new api.PreparedObjects({}), { name: "TypeError", message: /objects must be an array/ });
+    assert.throws(() => prepared.expand(null), { name: "TypeError", message: /vm must be a VirtualMachine object, not null/ });
+    prepared.free();
+    assert.throws(() => prepared.expand(SAMPLE_VM), /null pointer|closure invoked|destroyed|moved/i);
   });
 });
 
@@ -264,8 +278,20 @@ describe("every public golden case gives the native engine's answer", () => {
       for (const testCase of cases) {
         const objects = [testCase.instancetype, testCase.preference].filter((object) => object != null);
         try {
-          const kind = check(testCase.id, api.expand(testCase.vm, objects), native.get(testCase.id), testCase);
+          const result = api.expand(testCase.vm, objects);
+          const kind = check(testCase.id, result, native.get(testCase.id), testCase);
           kinds[kind] = (kinds[kind] ?? 0) + 1;
+          // The same objects prepared once give the same answers, call after call.
+          const prepared = new api.PreparedObjects(objects);
+          for (let call = 0; call < 2; call++) {
+            assert.equal(JSON.stringify(prepared.expand(testCase.vm)), JSON.stringify(result), `${testCase.id}: prepared`);
+          }
+          assert.equal(
+            JSON.stringify(prepared.validate(testCase.vm)),
+            JSON.stringify(api.validate(testCase.vm, objects)),
+            `${testCase.id}: prepared validate`,
+          );
+          prepared.free();
         } catch (error) {
           failures.push(`${testCase.id}: ${error.message}`);
         }

@@ -110,20 +110,18 @@ pub fn is_go_zero(value: &Value) -> bool {
 
 /// Views `value` as an object, naming `field` when it is something else.
 pub fn as_object(value: &Value, field: impl FieldPath) -> Result<&Map<String, Value>, ShapeError> {
-    value.as_object().ok_or_else(|| {
-        ShapeError::new(
-            field.render(),
-            format!("expected an object, found {}", type_name(value)),
-        )
-    })
+    value
+        .as_object()
+        .ok_or_else(|| expected(field, "an object", Some(value)))
 }
 
 /// Mutable variant of [`as_object`].
 pub fn as_object_mut(value: &mut Value, field: impl FieldPath) -> Result<&mut Map<String, Value>, ShapeError> {
     let found = type_name(value);
-    value
-        .as_object_mut()
-        .ok_or_else(|| ShapeError::new(field.render(), format!("expected an object, found {found}")))
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(wrong_shape(field.render(), "an object", found)),
+    }
 }
 
 /// The object at `map[key]`, created empty when absent or `null` (`field` names `map[key]` in errors).
@@ -132,6 +130,14 @@ pub fn object_entry<'a>(
     key: &str,
     field: impl FieldPath,
 ) -> Result<&'a mut Map<String, Value>, ShapeError> {
+    // The generic part is only the error: one copy of the lookup serves every call site.
+    object_entry_or_found(map, key).map_err(|found| wrong_shape(field.render(), "an object", found))
+}
+
+fn object_entry_or_found<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut Map<String, Value>, &'static str> {
     // Look up first: the key is only allocated when the entry has to be created.
     let entry = if map.get(key).is_none_or(Value::is_null) {
         Some(
@@ -144,10 +150,7 @@ pub fn object_entry<'a>(
     };
     match entry {
         Some(Value::Object(object)) => Ok(object),
-        found => Err(ShapeError::new(
-            field.render(),
-            format!("expected an object, found {}", found.map_or("null", |v| type_name(v))),
-        )),
+        found => Err(found.map_or("null", |v| type_name(v))),
     }
 }
 
@@ -176,10 +179,7 @@ pub fn array_mut<'a>(
     match map.get_mut(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items)),
-        Some(other) => Err(ShapeError::new(
-            field.render(),
-            format!("expected an array, found {}", type_name(other)),
-        )),
+        Some(other) => Err(expected(field, "an array", Some(other))),
     }
 }
 
@@ -189,15 +189,16 @@ pub fn array_entry<'a>(
     key: &str,
     field: impl FieldPath,
 ) -> Result<&'a mut Vec<Value>, ShapeError> {
+    array_entry_or_found(map, key).map_err(|found| wrong_shape(field.render(), "an array", found))
+}
+
+fn array_entry_or_found<'a>(map: &'a mut Map<String, Value>, key: &str) -> Result<&'a mut Vec<Value>, &'static str> {
     if map.get(key).is_none_or(Value::is_null) {
         map.insert(key.to_owned(), Value::Array(Vec::new()));
     }
     match map.get_mut(key) {
         Some(Value::Array(items)) => Ok(items),
-        found => Err(ShapeError::new(
-            field.render(),
-            format!("expected an array, found {}", found.map_or("null", |v| type_name(v))),
-        )),
+        found => Err(found.map_or("null", |v| type_name(v))),
     }
 }
 
@@ -212,11 +213,18 @@ pub fn array_in<'a>(map: &'a Map<String, Value>, key: &str, field: impl FieldPat
     match map.get(key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(ShapeError::new(
-            field.render(),
-            format!("expected an array, found {}", type_name(other)),
-        )),
+        Some(other) => Err(expected(field, "an array", Some(other))),
     }
+}
+
+/// The error for a field that is not `what` (`an object`, `an array`).
+fn expected(field: impl FieldPath, what: &str, found: Option<&Value>) -> ShapeError {
+    wrong_shape(field.render(), what, found.map_or("null", type_name))
+}
+
+#[cold]
+fn wrong_shape(field: String, what: &str, found: &str) -> ShapeError {
+    ShapeError::new(field, format!("expected {what}, found {found}"))
 }
 
 /// Whether `map[key]` is absent or holds a Go zero value (so a preference may fill it).

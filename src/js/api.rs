@@ -13,21 +13,105 @@ use crate::js::convert::{Misuse, describe, parse_text};
 
 /// `expand(vm, objects, options?)`: the VM as the policy in expand mode would admit it.
 pub fn expand(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Value, Misuse> {
-    let (review, warnings) = review(vm, objects, options, ReviewMode::Expand)?;
-    Ok(match review.verdict {
-        Verdict::Accept => success(Some((vm.clone(), false)), warnings),
-        Verdict::Mutate(expanded) => success(Some((expanded, true)), warnings),
-        Verdict::Reject(rejection) => failure(&rejection, warnings),
-    })
+    Objects::from_text(objects)?.expand(vm, options)
 }
 
 /// `validate(vm, objects, options?)`: the policy's validate mode (never changes the VM).
 pub fn validate(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Value, Misuse> {
-    let (review, warnings) = review(vm, objects, options, ReviewMode::Validate)?;
-    Ok(match review.verdict {
-        Verdict::Accept | Verdict::Mutate(_) => success(None, warnings),
-        Verdict::Reject(rejection) => failure(&rejection, warnings),
-    })
+    Objects::from_text(objects)?.validate(vm, options)
+}
+
+/// The `objects` of the review functions, read once (`new PreparedObjects(objects)` keeps one for
+/// many calls): the JSON text of the array and the in-memory cluster built from it for the last
+/// VM namespace asked about (objects without a namespace live in the VM's, so another namespace
+/// rebuilds it).
+pub struct Objects<'a> {
+    /// The JSON text of the array (`None` for `undefined`, which is misuse).
+    text: Option<std::borrow::Cow<'a, str>>,
+    /// Built on first use, and again for a VM in another namespace.
+    cluster: Option<Cluster>,
+}
+
+/// The cluster built from the objects for one namespace, with its warnings.
+struct Cluster {
+    namespace: String,
+    source: InMemorySource,
+    warnings: Vec<String>,
+}
+
+impl<'a> Objects<'a> {
+    /// The objects of one call, read when the VM and options have been checked (so misuse is
+    /// reported in argument order).
+    pub fn from_text(objects: Option<&'a str>) -> Result<Self, Misuse> {
+        Ok(Self {
+            text: objects.map(std::borrow::Cow::Borrowed),
+            cluster: None,
+        })
+    }
+
+    /// The objects read now, for many calls: misuse (not an array, an element that is not an
+    /// object) is reported here.
+    pub fn prepare(objects: Option<String>) -> Result<Objects<'static>, Misuse> {
+        let mut prepared = Objects {
+            text: objects.map(std::borrow::Cow::Owned),
+            cluster: None,
+        };
+        prepared.cluster_for("")?;
+        Ok(prepared)
+    }
+
+    /// The cluster for a VM in `namespace`, built unless the last one was for that namespace.
+    fn cluster_for(&mut self, namespace: &str) -> Result<&Cluster, Misuse> {
+        let cluster = match self.cluster.take() {
+            Some(cluster) if cluster.namespace == namespace => cluster,
+            _ => {
+                let (source, warnings) = build_source(self.text.as_deref(), namespace)?;
+                Cluster {
+                    namespace: namespace.to_owned(),
+                    source,
+                    warnings,
+                }
+            }
+        };
+        Ok(self.cluster.insert(cluster))
+    }
+
+    /// `expand`'s result for `vm` against these objects.
+    pub fn expand(&mut self, vm: &Value, options: &Value) -> Result<Value, Misuse> {
+        let (review, warnings) = self.review(vm, options, ReviewMode::Expand)?;
+        Ok(match review.verdict {
+            Verdict::Accept => success(Some((vm.clone(), false)), warnings),
+            Verdict::Mutate(expanded) => success(Some((expanded, true)), warnings),
+            Verdict::Reject(rejection) => failure(&rejection, warnings),
+        })
+    }
+
+    /// `validate`'s result for `vm` against these objects.
+    pub fn validate(&mut self, vm: &Value, options: &Value) -> Result<Value, Misuse> {
+        let (review, warnings) = self.review(vm, options, ReviewMode::Validate)?;
+        Ok(match review.verdict {
+            Verdict::Accept | Verdict::Mutate(_) => success(None, warnings),
+            Verdict::Reject(rejection) => failure(&rejection, warnings),
+        })
+    }
+
+    /// Runs the shared review with the VM's namespace (`""` when it has none, as the native CLI and
+    /// the conformance runner do).
+    fn review(&mut self, vm: &Value, options: &Value, mode: ReviewMode) -> Result<(VmReview, Vec<String>), Misuse> {
+        if !vm.is_object() {
+            return Err(Misuse(format!(
+                "vm must be a VirtualMachine object, not {}",
+                describe(vm)
+            )));
+        }
+        let options = parse_options(options, mode)?;
+        let namespace = find::vm_namespace(vm);
+        let cluster = self.cluster_for(namespace)?;
+        let review = review_vm(vm, None, namespace, &cluster.source, &options);
+        let mut warnings = cluster.warnings.clone();
+        warnings.extend(review.warnings.iter().cloned());
+        Ok((review, warnings))
+    }
 }
 
 /// `validateObject(obj)`: admission of an instancetype or preference object, with warnings.
@@ -102,28 +186,6 @@ pub fn build_source(objects: Option<&str>, namespace: &str) -> Result<(InMemoryS
         }
     }
     Ok((source, warnings))
-}
-
-/// Runs the shared review with the VM's namespace (`""` when it has none, as the native CLI and
-/// the conformance runner do).
-fn review(
-    vm: &Value,
-    objects: Option<&str>,
-    options: &Value,
-    mode: ReviewMode,
-) -> Result<(VmReview, Vec<String>), Misuse> {
-    if !vm.is_object() {
-        return Err(Misuse(format!(
-            "vm must be a VirtualMachine object, not {}",
-            describe(vm)
-        )));
-    }
-    let options = parse_options(options, mode)?;
-    let namespace = find::vm_namespace(vm);
-    let (source, mut warnings) = build_source(objects, namespace)?;
-    let review = review_vm(vm, None, namespace, &source, &options);
-    warnings.extend(review.warnings.iter().cloned());
-    Ok((review, warnings))
 }
 
 /// `{ok: true, [vm, changed,] warnings}`.

@@ -235,4 +235,21 @@ export function validateObject(obj: KubernetesObject): ObjectValidationResult;
 
 /** The package version. */
 export function version(): string;
+
+/**
+ * `objects` read once, for a console that reviews VM after VM (a preview on every keystroke)
+ * against the same objects: `expand` and `validate` answer exactly as the functions of the same
+ * names given these objects, without converting and reading them on every call. The objects are
+ * copied when constructed (changing them afterwards changes nothing); `free()` releases the copy.
+ */
+export class PreparedObjects {
+  /** Throws a `TypeError` when `objects` is not an array of objects. */
+  constructor(objects: readonly ClusterObject[]);
+  /** `expand(vm, objects, options)` with the prepared objects. */
+  expand(vm: VirtualMachine, options?: Options): ExpandResult;
+  /** `validate(vm, objects, options)` with the prepared objects. */
+  validate(vm: VirtualMachine, options?: Options): ValidateResult;
+  /** Releases the prepared objects; calling a method afterwards throws. */
+  free(): void;
+}
 "#;

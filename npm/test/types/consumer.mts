@@ -1,6 +1,7 @@
 // A TypeScript consumer of the shipped types, ESM under Node's resolution (`module: nodenext`).
 // Compiled with `tsc --noEmit` by npm/test/package.test.mjs against the installed tarball.
 import {
+  PreparedObjects,
   expand,
   validate,
   validateObject,
@@ -72,3 +73,9 @@ expand(vm, [], { cluster: { defaultArchitecture: "x86" } });
 // @ts-expect-error inferFromVolumeFailurePolicy is Ignore or Reject
 const bad: VirtualMachine = { spec: { instancetype: { inferFromVolume: "root", inferFromVolumeFailurePolicy: "Maybe" } } };
 void bad;
+
+const prepared = new PreparedObjects(objects);
+const preview: ExpandResult = prepared.expand(vm, options);
+const preparedCheck: ValidateResult = prepared.validate(vm);
+prepared.free();
+void [preview, preparedCheck];

@@ -93,14 +93,17 @@ pub fn apply_to_vmi(
 /// Reads an unsigned 32-bit integer field (`0` when absent or `null`), as Go decodes `uint32`;
 /// `base` is the path of `map`, rendered only for an error (as for the readers below).
 pub(crate) fn read_u32(map: &Map<String, Value>, key: &str, base: impl FieldPath) -> Result<u32, ShapeError> {
-    match map.get(key) {
+    // The generic part is only the error (as below): one copy of each reader serves every caller.
+    u32_or_message(map.get(key)).map_err(|message| ShapeError::new(json::join(&base.render(), key), message))
+}
+
+fn u32_or_message(value: Option<&Value>) -> Result<u32, String> {
+    match value {
         None | Some(Value::Null) => Ok(0),
-        Some(value) => value.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
-            ShapeError::new(
-                json::join(&base.render(), key),
-                format!("expected an unsigned 32-bit integer, found {value}"),
-            )
-        }),
+        Some(value) => value
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("expected an unsigned 32-bit integer, found {value}")),
     }
 }
 
@@ -109,10 +112,7 @@ pub(crate) fn read_bool(map: &Map<String, Value>, key: &str, base: impl FieldPat
     match map.get(key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(ShapeError::new(
-            json::join(&base.render(), key),
-            format!("expected a boolean, found {}", json::type_name(other)),
-        )),
+        Some(other) => Err(wrong_type(json::join(&base.render(), key), "a boolean", other)),
     }
 }
 
@@ -125,9 +125,11 @@ pub(crate) fn read_str<'a>(
     match map.get(key) {
         None | Some(Value::Null) => Ok(""),
         Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(ShapeError::new(
-            json::join(&base.render(), key),
-            format!("expected a string, found {}", json::type_name(other)),
-        )),
+        Some(other) => Err(wrong_type(json::join(&base.render(), key), "a string", other)),
     }
+}
+
+#[cold]
+fn wrong_type(field: String, what: &str, found: &Value) -> ShapeError {
+    ShapeError::new(field, format!("expected {what}, found {}", json::type_name(found)))
 }
