@@ -2,7 +2,7 @@
 // preference from the bundled common-instancetypes, and see what the policy would store, what
 // changed, and why it would be rejected, next to the field concerned. Everything runs in the page
 // through the `web` build of the npm package.
-import init, { expand, version } from "/pkg/web/kubevirt_instancetype.js";
+import init, { PreparedObjects, version } from "/pkg/web/kubevirt_instancetype.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -42,7 +42,8 @@ const SAMPLE_VM = {
   },
 };
 
-let objects = [];
+// The bundled catalogue, read into the module once: every edit then only converts the VM.
+let prepared = null;
 
 // ---- small helpers over dotted paths ----
 
@@ -162,7 +163,7 @@ function onField(id) {
 function update(vm = readVm()) {
   if (!vm) return;
   syncFields(vm);
-  const result = expand(vm, objects);
+  const result = prepared.expand(vm);
   render(vm, result);
   document.body.dataset.renders = String(Number(document.body.dataset.renders ?? 0) + 1);
 }
@@ -259,7 +260,7 @@ async function main() {
       return response.json();
     }),
   );
-  objects = [...instancetypes, ...preferences];
+  prepared = new PreparedObjects([...instancetypes, ...preferences]);
 
   const series = new Map();
   for (const it of instancetypes) {
