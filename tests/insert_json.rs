@@ -40,6 +40,11 @@ fn assert_same(text: &str, name: &str) {
     };
     assert_eq!(inserted, expected, "{text}: insert result");
     assert_eq!(from_text.len(), from_value.len(), "{text}: objects held");
+    assert_eq!(
+        from_text.takes_default_namespace(),
+        from_value.takes_default_namespace(),
+        "{text}: default namespace taken"
+    );
     for object in refs(name) {
         // Specs first: a source that decoded the text must answer them without the JSON value.
         assert_eq!(
@@ -273,5 +278,48 @@ fn straight_and_via_value_spec_decoding_agree() {
     for text in hostile {
         check_instancetype(text);
         check_preference(text);
+    }
+}
+
+/// Only a namespaced object without a namespace makes the answers depend on the default namespace
+/// (what lets the npm `PreparedObjects` keep one source for VMs of every namespace).
+#[test]
+fn only_namespaced_objects_without_namespace_take_the_default() {
+    let object = |kind: &str, namespace: Option<&str>| {
+        let mut metadata = json!({"name": "x"});
+        if let Some(namespace) = namespace {
+            metadata["namespace"] = json!(namespace);
+        }
+        json!({"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": kind, "metadata": metadata,
+            "spec": {"cpu": {"guest": 1}, "memory": {"guest": "1Gi"}}})
+    };
+    for (objects, expected) in [
+        (vec![], false),
+        (vec![object("VirtualMachineClusterInstancetype", None)], false),
+        (vec![object("VirtualMachineClusterInstancetype", Some(""))], false),
+        (vec![object("VirtualMachineInstancetype", Some("team-a"))], false),
+        (vec![object("VirtualMachineInstancetype", None)], true),
+        (vec![object("VirtualMachineInstancetype", Some(""))], true),
+        (
+            vec![
+                object("VirtualMachineClusterInstancetype", None),
+                object("VirtualMachinePreference", None),
+            ],
+            true,
+        ),
+        // Rejected objects take nothing.
+        (
+            vec![json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}})],
+            false,
+        ),
+    ] {
+        let mut from_text = InMemorySource::new();
+        let mut from_value = InMemorySource::new();
+        for object in &objects {
+            let _ = from_text.insert_json(&object.to_string(), Some(NAMESPACE));
+            let _ = from_value.insert(object.clone(), Some(NAMESPACE));
+        }
+        assert_eq!(from_text.takes_default_namespace(), expected, "{objects:?} from text");
+        assert_eq!(from_value.takes_default_namespace(), expected, "{objects:?} as values");
     }
 }

@@ -340,3 +340,21 @@ fn prepared_objects_are_copied_and_checked_when_constructed() {
     );
     assert!(message.contains("options must be an object"), "{message}");
 }
+
+#[wasm_bindgen_test]
+fn prepared_objects_with_their_own_namespaces_answer_for_every_namespace() {
+    // A cluster preference and a namespaced instancetype that names its namespace: one source
+    // serves VMs of every namespace, and only team-a's VMs find the instancetype.
+    let mut instancetype = bundle_object(INSTANCETYPES, "u1.medium");
+    instancetype["kind"] = json!("VirtualMachineInstancetype");
+    instancetype["metadata"] = json!({"name": "team-medium", "namespace": "team-a"});
+    let objects = json!([instancetype, bundle_object(PREFERENCES, "fedora")]);
+    let mut prepared = js::PreparedObjects::new(parse(&objects)).unwrap();
+    for namespace in ["team-a", "team-b", "team-a", ""] {
+        let vm = vm_in(namespace, json!({}));
+        let expected = read(&js::expand(parse(&vm), parse(&objects), JsValue::UNDEFINED).unwrap());
+        let got = read(&prepared.expand(parse(&vm), JsValue::UNDEFINED).unwrap());
+        assert_eq!(got, expected, "namespace {namespace:?}");
+        assert_eq!(got["ok"], namespace == "team-a", "namespace {namespace:?}: {got}");
+    }
+}

@@ -290,6 +290,8 @@ impl<T: ObjectSource + ?Sized> ObjectSource for &T {
 #[derive(Debug, Clone, Default)]
 pub struct InMemorySource {
     objects: BTreeMap<ObjectRef, Held>,
+    /// Whether a namespaced object without a namespace was put in the default namespace.
+    takes_default_namespace: bool,
 }
 
 /// One object of an [`InMemorySource`].
@@ -418,7 +420,7 @@ impl InMemorySource {
         let metadata = object.get("metadata");
         let name = metadata.and_then(|m| m.get("name")).and_then(Value::as_str);
         let namespace = metadata.and_then(|m| m.get("namespace")).and_then(Value::as_str);
-        let key = Self::key(api_version, kind, name, namespace, default_namespace)?;
+        let key = self.key(api_version, kind, name, namespace, default_namespace)?;
         self.objects.insert(key, Held::Value(Arc::new(object)));
         Ok(())
     }
@@ -430,7 +432,7 @@ impl InMemorySource {
     /// else is parsed and inserted as a value. Either way the source answers exactly as if the
     /// parsed text had been inserted.
     pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
-        if let Some((key, spec_at)) = Self::read_envelope(text, default_namespace) {
+        if let Some((key, spec_at)) = self.read_envelope(text, default_namespace) {
             let held = Held::Text {
                 text: Arc::from(text),
                 spec_at,
@@ -446,7 +448,11 @@ impl InMemorySource {
 
     /// The key of a `v1beta1` instancetype or preference and where its `spec` member lies in
     /// `text`; `None` sends the text down the general path (which also gives the errors).
-    fn read_envelope(text: &str, default_namespace: Option<&str>) -> Option<(ObjectRef, std::ops::Range<usize>)> {
+    fn read_envelope(
+        &mut self,
+        text: &str,
+        default_namespace: Option<&str>,
+    ) -> Option<(ObjectRef, std::ops::Range<usize>)> {
         // An object only: the derived `Deserialize` would also read an array as the envelope's fields.
         if !text.trim_start().starts_with('{') {
             return None;
@@ -457,7 +463,9 @@ impl InMemorySource {
             return None;
         }
         let metadata = envelope.metadata?;
-        let key = Self::key(api_version, kind, metadata.name, metadata.namespace, default_namespace).ok()?;
+        let key = self
+            .key(api_version, kind, metadata.name, metadata.namespace, default_namespace)
+            .ok()?;
         let spec = envelope.spec?.get();
         // The spec's text is borrowed from `text`: its offset is the distance between the two.
         let start = (spec.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
@@ -465,7 +473,9 @@ impl InMemorySource {
         Some((key, spec_at))
     }
 
+    /// The key of an object, noting when it takes the default namespace.
     fn key(
+        &mut self,
         api_version: &str,
         kind: &str,
         name: Option<&str>,
@@ -480,8 +490,11 @@ impl InMemorySource {
         let Some(name) = name else {
             return Err(format!("{kind} without metadata.name"));
         };
-        let namespace = namespace.filter(|ns| !ns.is_empty()).or(default_namespace);
-        Ok(ObjectRef::new(resource, namespace, name))
+        let own_namespace = namespace.filter(|ns| !ns.is_empty());
+        if own_namespace.is_none() && resource.is_namespaced() {
+            self.takes_default_namespace = true;
+        }
+        Ok(ObjectRef::new(resource, own_namespace.or(default_namespace), name))
     }
 
     /// Number of objects held.
@@ -492,6 +505,12 @@ impl InMemorySource {
     /// Whether no object is held.
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
+    }
+
+    /// Whether a namespaced object without `metadata.namespace` was put in the default namespace
+    /// given at insertion: only then do the source's answers depend on that namespace.
+    pub fn takes_default_namespace(&self) -> bool {
+        self.takes_default_namespace
     }
 
     fn held(&self, object: &ObjectRef) -> Result<&Held, LookupError> {

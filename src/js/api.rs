@@ -23,8 +23,8 @@ pub fn validate(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Va
 
 /// The `objects` of the review functions, read once (`new PreparedObjects(objects)` keeps one for
 /// many calls): the JSON text of the array and the in-memory cluster built from it for the last
-/// VM namespace asked about (objects without a namespace live in the VM's, so another namespace
-/// rebuilds it).
+/// VM namespace asked about (namespaced objects without a namespace live in the VM's, so when there
+/// are any, another namespace rebuilds it).
 pub struct Objects<'a> {
     /// The JSON text of the array (`None` for `undefined`, which is misuse).
     text: Option<std::borrow::Cow<'a, str>>,
@@ -60,10 +60,12 @@ impl<'a> Objects<'a> {
         Ok(prepared)
     }
 
-    /// The cluster for a VM in `namespace`, built unless the last one was for that namespace.
+    /// The cluster for a VM in `namespace`: the last one built when it was for that namespace or
+    /// holds no object that took the VM's namespace (objects carrying their own, cluster-scoped
+    /// kinds), else built anew.
     fn cluster_for(&mut self, namespace: &str) -> Result<&Cluster, Misuse> {
         let cluster = match self.cluster.take() {
-            Some(cluster) if cluster.namespace == namespace => cluster,
+            Some(cluster) if cluster.namespace == namespace || !cluster.source.takes_default_namespace() => cluster,
             _ => {
                 let (source, warnings) = build_source(self.text.as_deref(), namespace)?;
                 Cluster {
