@@ -13,12 +13,12 @@ use crate::js::convert::{Misuse, describe, parse_text};
 
 /// `expand(vm, objects, options?)`: the VM as the policy in expand mode would admit it.
 pub fn expand(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Value, Misuse> {
-    Objects::from_text(objects)?.expand(vm, options)
+    Objects::from_text(objects).expand(vm, options)
 }
 
 /// `validate(vm, objects, options?)`: the policy's validate mode (never changes the VM).
 pub fn validate(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Value, Misuse> {
-    Objects::from_text(objects)?.validate(vm, options)
+    Objects::from_text(objects).validate(vm, options)
 }
 
 /// The `objects` of the review functions, read once (`new PreparedObjects(objects)` keeps one for
@@ -42,11 +42,11 @@ struct Cluster {
 impl<'a> Objects<'a> {
     /// The objects of one call, read when the VM and options have been checked (so misuse is
     /// reported in argument order).
-    pub fn from_text(objects: Option<&'a str>) -> Result<Self, Misuse> {
-        Ok(Self {
+    pub fn from_text(objects: Option<&'a str>) -> Self {
+        Self {
             text: objects.map(std::borrow::Cow::Borrowed),
             cluster: None,
-        })
+        }
     }
 
     /// The objects read now, for many calls: misuse (not an array, an element that is not an
