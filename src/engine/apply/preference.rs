@@ -9,7 +9,7 @@ use crate::engine::json::{self, ShapeError};
 use crate::engine::model::{DevicePreferences, PreferenceSpec};
 
 /// The path of the map a function edits, built only for an error.
-type Path<'a> = &'a dyn Fn() -> String;
+type LazyPath<'a> = &'a dyn Fn() -> String;
 
 /// Applies `preference` to `vmi_spec` (at path `base`) and its `metadata`.
 pub fn apply(
@@ -70,7 +70,7 @@ pub fn apply(
 fn apply_cpu(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: Path,
+    domain_path: LazyPath,
 ) -> Result<(), ShapeError> {
     let Some(preferred) = preference
         .cpu
@@ -227,7 +227,7 @@ fn apply_devices(
 fn apply_disk(
     preferences: &DevicePreferences,
     disk: &mut Map<String, Value>,
-    disk_path: Path,
+    disk_path: LazyPath,
 ) -> Result<(), ShapeError> {
     let is_set = |disk: &Map<String, Value>, key: &str| !json::is_absent(disk, key);
     if !is_set(disk, "disk") && !is_set(disk, "cdrom") && !is_set(disk, "lun") {
@@ -300,7 +300,7 @@ fn pod_network_names(vmi_spec: &Map<String, Value>, base: &str) -> Result<PodNet
 fn apply_features(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: Path,
+    domain_path: LazyPath,
 ) -> Result<(), ShapeError> {
     let Some(features) = &preference.features else {
         return Ok(());
@@ -326,7 +326,7 @@ fn apply_features(
 fn apply_firmware(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: Path,
+    domain_path: LazyPath,
 ) -> Result<(), ShapeError> {
     let Some(firmware) = &preference.firmware else {
         return Ok(());
@@ -367,7 +367,7 @@ fn apply_firmware(
 fn apply_machine(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: Path,
+    domain_path: LazyPath,
 ) -> Result<(), ShapeError> {
     let Some(machine_type) = preference
         .machine
@@ -385,7 +385,7 @@ fn apply_machine(
 fn apply_clock(
     preference: &PreferenceSpec,
     domain: &mut Map<String, Value>,
-    domain_path: Path,
+    domain_path: LazyPath,
 ) -> Result<(), ShapeError> {
     let Some(clock_preferences) = &preference.clock else {
         return Ok(());
