@@ -321,5 +321,31 @@ fn only_namespaced_objects_without_namespace_take_the_default() {
         }
         assert_eq!(from_text.takes_default_namespace(), expected, "{objects:?} from text");
         assert_eq!(from_value.takes_default_namespace(), expected, "{objects:?} as values");
+        if !expected {
+            assert_namespace_free(&objects);
+        }
+    }
+}
+
+/// A source that took no default namespace answers every lookup, in every namespace, as one built
+/// with another default namespace does.
+fn assert_namespace_free(objects: &[Value]) {
+    let build = |namespace: &str| {
+        let mut source = InMemorySource::new();
+        for object in objects {
+            let _ = source.insert_json(&object.to_string(), Some(namespace));
+        }
+        source
+    };
+    let (first, second) = (build("team-a"), build("team-b"));
+    for namespace in ["team-a", "team-b", "other"] {
+        for kind in ResourceKind::ALL {
+            let object = ObjectRef::new(kind, Some(namespace), "x");
+            assert_eq!(
+                first.get_shared(&object),
+                second.get_shared(&object),
+                "{objects:?}: {object}"
+            );
+        }
     }
 }
