@@ -145,6 +145,15 @@ fn tricky_texts_answer_as_their_parsed_values() {
         format!(
             r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"x"}},"metadata":{{"name":"it"}},"spec":{{{cpu_memory}}}}}"#
         ),
+        // numbers JSON allows but an f64 cannot hold: the parsed value refuses them wherever they are
+        instancetype(&format!(r#"{{{cpu_memory},"unknownField":1e400}}"#)),
+        instancetype(r#"{"cpu":{"guest":1,"numa":{"x":-1e999}},"memory":{"guest":"1Gi"}}"#),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it","annotations":{{"n":1e400}}}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"status":[1e400],"spec":{{{cpu_memory}}}}}"#
+        ),
         // escapes in the names the envelope reads
         format!(
             r#"{{"apiVersion":"instancetype.kubevirt.io\/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"\u0069t"}},"spec":{{{cpu_memory}}}}}"#

@@ -432,7 +432,13 @@ impl InMemorySource {
     /// else is parsed and inserted as a value. Either way the source answers exactly as if the
     /// parsed text had been inserted.
     pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
-        if let Some((key, spec_at)) = self.read_envelope(text, default_namespace) {
+        // Skipping members accepts numbers the parsed value refuses: such text is parsed.
+        let envelope = if legacy::may_hold_unreadable_number(text) {
+            None
+        } else {
+            self.read_envelope(text, default_namespace)
+        };
+        if let Some((key, spec_at)) = envelope {
             let held = Held::Text {
                 text: Arc::from(text),
                 spec_at,

@@ -333,10 +333,85 @@ pub fn v1beta1_preference_spec_from_text(spec: &str) -> Option<PreferenceSpec> {
 /// duplicate keys (the tree keeps the last; the typed decoding refuses known ones, and unknown ones are
 /// ignored either way) decodes to the same spec; anything else, or any error, gives `None`.
 pub fn spec_from_clean_text<T: serde::de::DeserializeOwned>(spec: &str) -> Option<T> {
-    if !spec.starts_with('{') || spec.contains("null") {
+    if !spec.starts_with('{') || spec.contains("null") || may_hold_unreadable_number(spec) {
         return None;
     }
     serde_json::from_str(spec).ok()
+}
+
+/// Whether `text` may hold a number that `serde_json` refuses to read into a JSON value: beyond
+/// `f64`'s range, which takes an exponent or hundreds of digits. Skipping a member (as a decoder does
+/// with fields it does not know) accepts such a number, so text for which this is `true` must take
+/// the JSON-value path to fail as the value would. Conservative: an exponent anywhere (`1e5` too, or
+/// `"v1e2"` inside a string) and every run of 256 or more digits count, which only costs speed;
+/// `"e1000e"` does not. Reads the text eight bytes at a time, without allocating.
+pub fn may_hold_unreadable_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut chunks = bytes.chunks_exact(8);
+    // Whether the byte before the current word is a digit (as the high bit of byte 0).
+    let mut digit_before = 0_u64;
+    let mut digit_words = 0_u32;
+    let mut start = 0_usize;
+    for chunk in &mut chunks {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let digits = digit_bytes(word);
+        // `e` or `E` (only those two bytes become `e` with the 0x20 bit set).
+        let markers = bytes_equal(word | (LOW_BITS * 0x20), b'e');
+        // A marker right after a digit (JSON has no `2.e5`): confirm the byte after it (rare).
+        let mut candidates = markers & ((digits << 8) | digit_before);
+        while candidates != 0 {
+            let at = start.saturating_add((candidates.trailing_zeros() / 8) as usize);
+            if exponent_follows(bytes, at) {
+                return true;
+            }
+            candidates &= candidates - 1;
+        }
+        digit_before = (digits >> 56) & 0x80;
+        // 32 words of digits in a row: every run of 263 or more digits has them.
+        digit_words = if digits == HIGH_BITS {
+            digit_words.saturating_add(1)
+        } else {
+            0
+        };
+        if digit_words >= 32 {
+            return true;
+        }
+        start = start.saturating_add(8);
+    }
+    // The last bytes, one at a time.
+    (start..bytes.len()).any(|at| {
+        matches!(bytes.get(at), Some(b'e' | b'E'))
+            && at
+                .checked_sub(1)
+                .and_then(|before| bytes.get(before))
+                .is_some_and(u8::is_ascii_digit)
+            && exponent_follows(bytes, at)
+    })
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of `word` that equals `byte` (exact per byte).
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (LOW_BITS * u64::from(byte));
+    !(((x & !HIGH_BITS).wrapping_add(!HIGH_BITS)) | x) & HIGH_BITS
+}
+
+/// The high bit of each byte of `word` that is an ASCII digit (exact per byte: on seven-bit bytes the
+/// additions cannot carry into the next byte).
+fn digit_bytes(word: u64) -> u64 {
+    let low = word & !HIGH_BITS;
+    let at_least_0 = low.wrapping_add(LOW_BITS * u64::from(0x80 - b'0'));
+    let above_9 = low.wrapping_add(LOW_BITS * u64::from(0x80 - b'9' - 1));
+    at_least_0 & !above_9 & !word & HIGH_BITS
+}
+
+/// Whether the byte after the marker at `at` starts an exponent's digits (a digit or a sign).
+fn exponent_follows(bytes: &[u8], at: usize) -> bool {
+    bytes
+        .get(at.saturating_add(1))
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'+' || *b == b'-')
 }
 
 /// A `v1beta1` spec decoded from its text through a JSON value, by `decode` (the tree decoding).
@@ -706,6 +781,113 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// Every text `serde_json` cannot read into a value for a number out of range is flagged; the
+    /// numbers it reads are flagged only when they carry an exponent or 256+ digits.
+    #[test]
+    fn unreadable_numbers_are_flagged() {
+        let out_of_range = |text: &str| {
+            serde_json::from_str::<Value>(text)
+                .err()
+                .is_some_and(|e| e.to_string().starts_with("number out of range"))
+        };
+        // Digit runs of every length around the limits, at every alignment.
+        for pad in 0..8 {
+            for digits in (1..250).chain(255..420) {
+                for fraction in ["", ".5"] {
+                    let text = format!(
+                        r#"{{"p":"{}","n":1{}{fraction}}}"#,
+                        "x".repeat(pad),
+                        "0".repeat(digits - 1)
+                    );
+                    let flagged = may_hold_unreadable_number(&text);
+                    if out_of_range(&text) {
+                        assert!(flagged, "{digits} digits, pad {pad}: not flagged");
+                    }
+                    if digits < 256 {
+                        assert!(!flagged, "{digits} digits, pad {pad}: flagged");
+                    }
+                }
+            }
+        }
+        for (text, flagged) in [
+            (r#"{"n":1e400}"#, true),
+            (r#"{"n":-1E+400}"#, true),
+            (r#"{"n":1.5e-7}"#, true),
+            (r#"{"n":2.5e5}"#, true),
+            (r#"{"n":[1,2,3],"s":"e1000e","t":"Gi","u":"3e"}"#, false),
+            (r#"{"bus":"virtio","model":"e1000e","n":-12.5}"#, false),
+        ] {
+            assert_eq!(may_hold_unreadable_number(text), flagged, "{text}");
+        }
+    }
+
+    /// The word-at-a-time screen agrees with a byte-at-a-time one on texts made of the bytes that
+    /// matter, at every length and alignment.
+    #[test]
+    fn the_screen_agrees_with_a_plain_scan() {
+        fn plain(bytes: &[u8]) -> bool {
+            let exponent = (1..bytes.len()).any(|at| {
+                matches!(bytes[at], b'e' | b'E')
+                    && bytes[at - 1].is_ascii_digit()
+                    && bytes
+                        .get(at + 1)
+                        .is_some_and(|b| b.is_ascii_digit() || *b == b'+' || *b == b'-')
+            });
+            let runs = bytes
+                .chunks_exact(8)
+                .map(|chunk| chunk.iter().all(u8::is_ascii_digit))
+                .fold((0, 0), |(run, best), digits| {
+                    if digits {
+                        (run + 1, best.max(run + 1))
+                    } else {
+                        (0, best)
+                    }
+                })
+                .1;
+            exponent || runs >= 32
+        }
+        let alphabet: Vec<char> = "0123456789eE.+-x\" é9/:".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200_000 {
+            let len = (next() % 48) as usize;
+            let text: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            assert_eq!(may_hold_unreadable_number(&text), plain(text.as_bytes()), "{text:?}");
+        }
+        for digits in 250..300 {
+            for pad in 0..8 {
+                let text = format!("{}{}", "x".repeat(pad), "7".repeat(digits));
+                assert_eq!(
+                    may_hold_unreadable_number(&text),
+                    plain(text.as_bytes()),
+                    "{digits} {pad}"
+                );
+            }
+        }
+    }
+
+    /// No bundled object is flagged: real objects keep the straight path.
+    #[test]
+    fn no_bundled_object_is_flagged() {
+        for file in [
+            "common-clusterinstancetypes-bundle.json",
+            "common-clusterpreferences-bundle.json",
+        ] {
+            let path = format!("{}/data/common-instancetypes/{file}", env!("CARGO_MANIFEST_DIR"));
+            let objects: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            for object in objects {
+                assert!(!may_hold_unreadable_number(&object.to_string()), "{object}");
+            }
+        }
+    }
 
     fn it_object(api_version: &str, kind: &str, spec: Value) -> Value {
         json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}, "spec": spec})
