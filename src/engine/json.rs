@@ -131,27 +131,28 @@ pub fn object_entry<'a>(
     field: impl FieldPath,
 ) -> Result<&'a mut Map<String, Value>, ShapeError> {
     // The generic part is only the error: one copy of the lookup serves every call site.
-    object_entry_or_found(map, key).map_err(|found| wrong_shape(field.render(), "an object", found))
+    match entry_or_empty(map, key, || Value::Object(Map::new())) {
+        Some(Value::Object(object)) => Ok(object),
+        found => Err(wrong_shape(field.render(), "an object", found_type(found))),
+    }
 }
 
-fn object_entry_or_found<'a>(
-    map: &'a mut Map<String, Value>,
-    key: &str,
-) -> Result<&'a mut Map<String, Value>, &'static str> {
-    // Look up first: the key is only allocated when the entry has to be created.
-    let entry = if map.get(key).is_none_or(Value::is_null) {
+/// `map[key]`, set to `empty()` first when absent or `null` (the key is only allocated then).
+fn entry_or_empty<'a>(map: &'a mut Map<String, Value>, key: &str, empty: fn() -> Value) -> Option<&'a mut Value> {
+    if map.get(key).is_none_or(Value::is_null) {
         Some(
             map.entry(key)
-                .and_modify(|value| *value = Value::Object(Map::new()))
-                .or_insert_with(|| Value::Object(Map::new())),
+                .and_modify(|value| *value = empty())
+                .or_insert_with(empty),
         )
     } else {
         map.get_mut(key)
-    };
-    match entry {
-        Some(Value::Object(object)) => Ok(object),
-        found => Err(found.map_or("null", |v| type_name(v))),
     }
+}
+
+/// The type name of what an entry holds, for an error (`null` when there is none).
+fn found_type(found: Option<&mut Value>) -> &'static str {
+    found.map_or("null", |value| type_name(value))
 }
 
 /// Follows (and creates) nested objects along `keys` below `map`, whose own path is `base`.
@@ -189,16 +190,9 @@ pub fn array_entry<'a>(
     key: &str,
     field: impl FieldPath,
 ) -> Result<&'a mut Vec<Value>, ShapeError> {
-    array_entry_or_found(map, key).map_err(|found| wrong_shape(field.render(), "an array", found))
-}
-
-fn array_entry_or_found<'a>(map: &'a mut Map<String, Value>, key: &str) -> Result<&'a mut Vec<Value>, &'static str> {
-    if map.get(key).is_none_or(Value::is_null) {
-        map.insert(key.to_owned(), Value::Array(Vec::new()));
-    }
-    match map.get_mut(key) {
+    match entry_or_empty(map, key, || Value::Array(Vec::new())) {
         Some(Value::Array(items)) => Ok(items),
-        found => Err(found.map_or("null", |v| type_name(v))),
+        found => Err(wrong_shape(field.render(), "an array", found_type(found))),
     }
 }
 
@@ -222,8 +216,9 @@ fn expected(field: impl FieldPath, what: &str, found: Option<&Value>) -> ShapeEr
     wrong_shape(field.render(), what, found.map_or("null", type_name))
 }
 
+/// `field: expected <what>, found <found>`: the error of every reader of a field's shape.
 #[cold]
-fn wrong_shape(field: String, what: &str, found: &str) -> ShapeError {
+pub(crate) fn wrong_shape(field: String, what: &str, found: &str) -> ShapeError {
     ShapeError::new(field, format!("expected {what}, found {found}"))
 }
 

@@ -469,13 +469,14 @@ impl InMemorySource {
             return None;
         }
         let metadata = envelope.metadata?;
-        let key = self
-            .key(api_version, kind, metadata.name, metadata.namespace, default_namespace)
-            .ok()?;
         let spec = envelope.spec?.get();
         // The spec's text is borrowed from `text`: its offset is the distance between the two.
         let start = (spec.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
         let spec_at = start..start.checked_add(spec.len())?;
+        // Last: the key notes a default namespace taken, only once the text path is certain.
+        let key = self
+            .key(api_version, kind, metadata.name, metadata.namespace, default_namespace)
+            .ok()?;
         Some((key, spec_at))
     }
 

@@ -191,10 +191,11 @@ impl Mag {
         Mag::new(lsb, self.exp)
     }
 
-    /// Rounds away from zero so that `exp >= min_exp`; returns whether exact.
-    fn round_up(&self, min_exp: i64) -> (Mag, bool) {
+    /// Rounds away from zero so that `exp >= min_exp`; returns whether exact (the value itself,
+    /// not a copy, when nothing rounds).
+    fn round_up(self, min_exp: i64) -> (Mag, bool) {
         if self.is_zero() || self.exp >= min_exp {
-            return (self.clone(), true);
+            return (self, true);
         }
         let drop = min_exp.saturating_sub(self.exp);
         let len = len_i64(self.digits.len());
@@ -632,9 +633,7 @@ impl Quantity {
                 .unwrap_or(1);
             Mag::new(digits, denom_len.saturating_neg()).mul_small(factor)
         };
-        if !mag.is_zero() && mag.exp < NANO {
-            mag = mag.round_up(NANO).0;
-        }
+        mag = mag.round_up(NANO).0;
         // The suffix's exponent is checked above; the value's own exponent can still exceed the cap
         // (`154000e10000` is 154 × 10^10003). Its canonical form would then carry an exponent that
         // `parse` refuses, so refuse it here: every accepted quantity formats to a parseable string.

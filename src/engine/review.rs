@@ -14,6 +14,7 @@ use crate::engine::find::{self, FindError, MatcherRole};
 use crate::engine::governance::GovernanceRules;
 use crate::engine::infer::{self, InferenceOptions};
 use crate::engine::lookup::{LookupError, ObjectSource};
+use crate::engine::model::PreferenceSpec;
 use crate::engine::options::{ClusterOptions, ExpandOptions};
 
 /// What the review does with a valid VM.
@@ -246,16 +247,13 @@ pub fn review_vm(
     }
     if options.mode == ReviewMode::Expand {
         // The common case, a VM that passes: checked and expanded with one application.
-        if let Some(mut expanded) = admission::expand_checked(
+        if let Some(expanded) = admission::expand_checked(
             &inferred,
             instancetype.as_deref(),
             preference.as_deref(),
             &expand_options,
         ) {
-            if let Err(error) = admission::persist_preference_values(&mut expanded, preference.as_deref()) {
-                return VmReview::reject(Rejection::message(error.to_string(), 422), warnings);
-            }
-            return finish(vm, Cow::Owned(expanded), warnings, options);
+            return persist_and_finish(vm, expanded, preference.as_deref(), warnings, options);
         }
     }
     let checks = checks_with_specs(
@@ -275,7 +273,7 @@ pub fn review_vm(
     if options.mode == ReviewMode::Validate || (instancetype.is_none() && preference.is_none()) {
         return finish(vm, inferred, warnings, options);
     }
-    let mut expanded = match expand_with_specs(
+    let expanded = match expand_with_specs(
         inferred.into_owned(),
         instancetype.as_deref(),
         preference.as_deref(),
@@ -284,10 +282,22 @@ pub fn review_vm(
         Ok(expanded) => expanded,
         Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 422), warnings),
     };
-    if let Err(error) = admission::persist_preference_values(&mut expanded, preference.as_deref()) {
+    persist_and_finish(vm, expanded, preference.as_deref(), warnings, options)
+}
+
+/// The expanded VM with what KubeVirt's mutating webhook persists from the preference, then
+/// [`finish`].
+fn persist_and_finish(
+    original: &Value,
+    mut expanded: Value,
+    preference: Option<&PreferenceSpec>,
+    warnings: Vec<String>,
+    options: &ReviewOptions,
+) -> VmReview {
+    if let Err(error) = admission::persist_preference_values(&mut expanded, preference) {
         return VmReview::reject(Rejection::message(error.to_string(), 422), warnings);
     }
-    finish(vm, Cow::Owned(expanded), warnings, options)
+    finish(original, Cow::Owned(expanded), warnings, options)
 }
 
 /// Accept or mutate; validate mode never changes the VM.

@@ -112,7 +112,11 @@ pub(crate) fn read_bool(map: &Map<String, Value>, key: &str, base: impl FieldPat
     match map.get(key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(wrong_type(json::join(&base.render(), key), "a boolean", other)),
+        Some(other) => Err(json::wrong_shape(
+            json::join(&base.render(), key),
+            "a boolean",
+            json::type_name(other),
+        )),
     }
 }
 
@@ -125,11 +129,10 @@ pub(crate) fn read_str<'a>(
     match map.get(key) {
         None | Some(Value::Null) => Ok(""),
         Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(wrong_type(json::join(&base.render(), key), "a string", other)),
+        Some(other) => Err(json::wrong_shape(
+            json::join(&base.render(), key),
+            "a string",
+            json::type_name(other),
+        )),
     }
-}
-
-#[cold]
-fn wrong_type(field: String, what: &str, found: &Value) -> ShapeError {
-    ShapeError::new(field, format!("expected {what}, found {}", json::type_name(found)))
 }
