@@ -233,7 +233,7 @@ pub fn persist_preference_values(
         changed |= !template_exists;
         let (vmi_spec, _) = template_parts(vm)?;
         if apply::read_str(vmi_spec, "architecture", VMI_SPEC_PATH)?.is_empty() {
-            vmi_spec.insert("architecture".into(), Value::String(architecture.to_owned()));
+            crate::engine::json::put(vmi_spec, "architecture", Value::from(architecture));
             changed = true;
         }
     }
@@ -247,7 +247,7 @@ pub fn persist_preference_values(
         let (vmi_spec, _) = template_parts(vm)?;
         let machine = crate::engine::json::object_path(vmi_spec, VMI_SPEC_PATH, &["domain", "machine"])?;
         if apply::read_str(machine, "type", "spec.template.spec.domain.machine")?.is_empty() {
-            machine.insert("type".into(), Value::String(machine_type.to_owned()));
+            crate::engine::json::put(machine, "type", Value::from(machine_type));
             changed = true;
         }
     }

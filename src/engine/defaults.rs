@@ -30,7 +30,7 @@ pub fn set_default_volume_disks(vmi_spec: &mut Map<String, Value>, base: &str) -
     for (key, value) in vmi_spec.iter_mut() {
         match key.as_str() {
             "volumes" => volumes = value.as_array(),
-            "domain" => domain = value.get_mut("devices").and_then(Value::as_object_mut),
+            "domain" => domain = json::get_mut(value, "devices").and_then(Value::as_object_mut),
             _ => {}
         }
     }
@@ -65,15 +65,14 @@ pub fn set_default_network_interface(
     base: &str,
     cluster: &ClusterOptions,
 ) -> Result<(), DefaultsError> {
-    let devices_value = vmi_spec.get("domain").and_then(|d| json::get(d, "devices"));
+    let devices_value = json::find(vmi_spec, "domain").and_then(|d| json::get(d, "devices"));
     if devices_value.and_then(|d| json::get(d, "autoattachPodInterface")) == Some(&Value::Bool(false)) {
         return Ok(());
     }
     let has_interfaces = devices_value
         .and_then(|d| json::get(d, "interfaces"))
         .is_some_and(|i| i.as_array().is_none_or(|a| !a.is_empty()));
-    let has_networks = vmi_spec
-        .get("networks")
+    let has_networks = json::find(vmi_spec, "networks")
         .filter(|n| !n.is_null())
         .is_some_and(|n| n.as_array().is_none_or(|a| !a.is_empty()));
     if has_interfaces || has_networks {
@@ -98,9 +97,9 @@ pub fn set_default_network_interface(
     };
     if let Some(interface) = interface {
         let devices = json::object_path(vmi_spec, base, &["domain", "devices"])?;
-        devices.insert("interfaces".into(), json!([interface]));
+        json::put(devices, "interfaces", Value::Array(vec![interface]));
     }
-    vmi_spec.insert("networks".into(), json!([{"name": "default", "pod": {}}]));
+    json::put(vmi_spec, "networks", json!([{"name": "default", "pod": {}}]));
     Ok(())
 }
 
@@ -111,8 +110,7 @@ fn resource_quantity(
     name: &str,
     base: &str,
 ) -> Result<Option<Quantity>, ShapeError> {
-    let Some(value) = domain
-        .get("resources")
+    let Some(value) = json::find(domain, "resources")
         .and_then(|r| json::get(r, list))
         .and_then(|l| json::get(l, name))
     else {
@@ -131,7 +129,11 @@ pub fn set_vmi_defaults(
     cluster: &ClusterOptions,
 ) -> Result<(), DefaultsError> {
     if read_str(vmi_spec, "architecture", base)?.is_empty() {
-        vmi_spec.insert("architecture".into(), json!(cluster.default_architecture));
+        json::put(
+            vmi_spec,
+            "architecture",
+            Value::from(cluster.default_architecture.as_str()),
+        );
     }
     let machine_type = cluster.machine_type(read_str(vmi_spec, "architecture", base)?);
     let domain_path = || json::join(base, "domain");
@@ -140,7 +142,7 @@ pub fn set_vmi_defaults(
     let machine_path = || json::join(base, "domain.machine");
     let machine = json::object_entry(domain, "machine", machine_path)?;
     if read_str(machine, "type", machine_path)?.is_empty() {
-        machine.insert("type".into(), json!(machine_type));
+        json::put(machine, "type", Value::from(machine_type));
     }
 
     let limits_cpu = resource_quantity(domain, "limits", "cpu", base)?;
@@ -148,29 +150,30 @@ pub fn set_vmi_defaults(
     if let Some(limit) = limits_cpu.as_ref().filter(|q| !q.is_zero()) {
         if requests_cpu.as_ref().is_none_or(Quantity::is_zero) {
             let requests = json::object_path(domain, &domain_path(), &["resources", "requests"])?;
-            requests.insert("cpu".into(), json!(limit.to_string()));
+            json::put(requests, "cpu", Value::from(limit.to_string()));
         }
     }
 
     // Guest memory: requests.memory, else limits.memory, else the hugepages page size.
-    let has_guest = domain.get("memory").and_then(|m| json::get(m, "guest")).is_some();
+    let has_guest = json::find(domain, "memory")
+        .and_then(|m| json::get(m, "guest"))
+        .is_some();
     if !has_guest {
         let requests_memory = resource_quantity(domain, "requests", "memory", base)?.filter(|q| !q.is_zero());
         let limits_memory = resource_quantity(domain, "limits", "memory", base)?.filter(|q| !q.is_zero());
         let memory = json::object_entry(domain, "memory", || json::join(base, "domain.memory"))?;
-        let page_size = memory
-            .get("hugepages")
+        let page_size = json::find(memory, "hugepages")
             .and_then(|h| json::get(h, "pageSize"))
             .and_then(Value::as_str)
             .and_then(|s| Quantity::parse(s).ok());
         if let Some(guest) = requests_memory.or(limits_memory).or(page_size) {
-            memory.insert("guest".into(), json!(guest.to_string()));
+            json::put(memory, "guest", Value::from(guest.to_string()));
         }
     }
 
     // CPU topology when no count is set: sockets from the CPU limit or request (rounded up).
     let cpu_path = || json::join(base, "domain.cpu");
-    let counts_unset = match domain.get("cpu").filter(|c| !c.is_null()) {
+    let counts_unset = match json::find(domain, "cpu").filter(|c| !c.is_null()) {
         None => true,
         Some(cpu) => {
             let cpu = json::as_object(cpu, cpu_path)?;
@@ -189,35 +192,40 @@ pub fn set_vmi_defaults(
             None => 1,
         };
         let cpu = json::object_entry(domain, "cpu", cpu_path)?;
-        json::set_scalar(cpu, "sockets", json!(sockets));
-        cpu.insert("cores".into(), json!(1));
-        cpu.insert("threads".into(), json!(1));
+        json::set_scalar(cpu, "sockets", Value::from(sockets));
+        json::put(cpu, "cores", Value::from(1));
+        json::put(cpu, "threads", Value::from(1));
     }
 
     if let Some(volumes) = json::array_mut(vmi_spec, "volumes", || json::join(base, "volumes"))? {
         for volume in volumes.iter_mut() {
-            let Some(container_disk) = volume.get_mut("containerDisk").and_then(Value::as_object_mut) else {
+            let Some(container_disk) = json::get_mut(volume, "containerDisk").and_then(Value::as_object_mut) else {
                 continue;
             };
-            if container_disk
-                .get("imagePullPolicy")
+            if json::find(container_disk, "imagePullPolicy")
                 .and_then(Value::as_str)
                 .is_some_and(|p| !p.is_empty())
             {
                 continue;
             }
-            let image = container_disk.get("image").and_then(Value::as_str).unwrap_or_default();
+            let image = json::find(container_disk, "image")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let policy = if image.ends_with(":latest") || !image.contains([':', '@']) {
                 "Always"
             } else {
                 "IfNotPresent"
             };
-            container_disk.insert("imagePullPolicy".into(), json!(policy));
+            json::put(container_disk, "imagePullPolicy", Value::from(policy));
         }
     }
 
     if json::is_absent(vmi_spec, "evictionStrategy") {
-        json::set_scalar(vmi_spec, "evictionStrategy", json!(cluster.eviction_strategy));
+        json::set_scalar(
+            vmi_spec,
+            "evictionStrategy",
+            Value::from(cluster.eviction_strategy.as_str()),
+        );
     }
     set_default_network_interface(vmi_spec, base, cluster)?;
     set_default_volume_disks(vmi_spec, base)?;

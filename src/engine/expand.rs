@@ -137,14 +137,19 @@ pub fn expand_with_specs(
 /// Removes `spec.instancetype`, `spec.flavor`, `spec.preference`, `status.instancetypeRef` and
 /// `status.preferenceRef`.
 pub fn remove_matchers(vm: &mut Value) {
-    if let Some(spec) = vm.get_mut("spec").and_then(Value::as_object_mut) {
+    // Looked for first: removing hashes the key, and most of these are absent.
+    if let Some(spec) = json::get_mut(vm, "spec").and_then(Value::as_object_mut) {
         for key in ["instancetype", "flavor", "preference"] {
-            spec.shift_remove(key);
+            if json::contains(spec, key) {
+                spec.shift_remove(key);
+            }
         }
     }
-    if let Some(status) = vm.get_mut("status").and_then(Value::as_object_mut) {
+    if let Some(status) = json::get_mut(vm, "status").and_then(Value::as_object_mut) {
         for key in ["instancetypeRef", "preferenceRef"] {
-            status.shift_remove(key);
+            if json::contains(status, key) {
+                status.shift_remove(key);
+            }
         }
     }
 }

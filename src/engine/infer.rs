@@ -67,6 +67,7 @@
 
 use serde_json::{Map, Value};
 
+use super::json;
 use super::lookup::{LookupError, ObjectRef, ObjectSource, RecordingSource, ResourceKind};
 
 /// Label naming the default instancetype.
@@ -199,7 +200,7 @@ fn join(path: &str, key: &str) -> String {
 
 /// `map[key]` as an object; absent or `null` is `None`.
 fn get_object<'v>(map: &'v Object, key: &str, owner: &str, path: &str) -> Result<Option<&'v Object>, InferError> {
-    match map.get(key) {
+    match json::find(map, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(object)) => Ok(Some(object)),
         Some(_) => Err(malformed(owner, &join(path, key), "must be an object")),
@@ -208,7 +209,7 @@ fn get_object<'v>(map: &'v Object, key: &str, owner: &str, path: &str) -> Result
 
 /// `map[key]` as an array; absent or `null` is empty.
 fn get_array<'v>(map: &'v Object, key: &str, owner: &str, path: &str) -> Result<&'v [Value], InferError> {
-    match map.get(key) {
+    match json::find(map, key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
         Some(_) => Err(malformed(owner, &join(path, key), "must be an array")),
@@ -217,7 +218,7 @@ fn get_array<'v>(map: &'v Object, key: &str, owner: &str, path: &str) -> Result<
 
 /// `map[key]` as a string; absent or `null` is `None`.
 fn get_str<'v>(map: &'v Object, key: &str, owner: &str, path: &str) -> Result<Option<&'v str>, InferError> {
-    match map.get(key) {
+    match json::find(map, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
         Some(_) => Err(malformed(owner, &join(path, key), "must be a string")),
@@ -266,7 +267,7 @@ impl Walk<'_> {
         let Some(labels) = get_object(metadata, "labels", owner, "metadata")? else {
             return Ok(None);
         };
-        let label = |key: &str| match labels.get(key) {
+        let label = |key: &str| match json::find(labels, key) {
             None => Ok(None),
             Some(Value::String(value)) => Ok(Some(value.clone())),
             Some(_) => Err(malformed(
@@ -548,19 +549,18 @@ fn plan(vm: &Value, target: InferTarget) -> Result<Option<Plan>, InferError> {
 
 fn spec_mut(vm: &mut Value) -> Result<&mut Object, InferError> {
     vm.as_object_mut()
-        .and_then(|vm| vm.get_mut("spec"))
+        .and_then(|vm| json::find_mut(vm, "spec"))
         .and_then(Value::as_object_mut)
         .ok_or_else(|| malformed(VM_OWNER, "spec", "must be an object"))
 }
 
 /// Removes `spec.template.spec.domain.memory`; whether there was one.
 fn remove_guest_memory(spec: &mut Object) -> Result<bool, InferError> {
-    let domain = spec
-        .get_mut("template")
+    let domain = json::find_mut(spec, "template")
         .and_then(Value::as_object_mut)
-        .and_then(|template| template.get_mut("spec"))
+        .and_then(|template| json::find_mut(template, "spec"))
         .and_then(Value::as_object_mut)
-        .and_then(|vmi_spec| vmi_spec.get_mut("domain"));
+        .and_then(|vmi_spec| json::find_mut(vmi_spec, "domain"));
     match domain {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Object(domain)) => Ok(domain.shift_remove("memory").is_some()),

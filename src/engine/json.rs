@@ -77,9 +77,57 @@ pub fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// Maps of at most this many entries are searched key by key instead of through their hash index.
+/// `serde_json`'s map (`preserve_order`) hashes every looked-up key with SipHash, which costs more
+/// than comparing the few keys of a Kubernetes object (the keys are unique either way, so the answer
+/// is the same).
+const SCAN_LIMIT: usize = 16;
+
+/// `map[key]`, found without hashing when the map is small.
+pub fn find<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= SCAN_LIMIT {
+        map.iter().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get(key)
+    }
+}
+
+/// Mutable variant of [`find`].
+pub fn find_mut<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Value> {
+    if map.len() <= SCAN_LIMIT {
+        map.iter_mut().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get_mut(key)
+    }
+}
+
+/// Whether `map` has `key` (even with a `null` value).
+pub fn contains(map: &Map<String, Value>, key: &str) -> bool {
+    find(map, key).is_some()
+}
+
+/// Sets `map[key]`: an existing entry's value is replaced where it stands (no key is copied or
+/// hashed); a new key is appended, as `insert` does.
+pub fn put(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match find_mut(map, key) {
+        Some(slot) => *slot = value,
+        None => {
+            map.insert(key.to_owned(), value);
+        }
+    }
+}
+
 /// `value[key]` when `value` is an object and the entry is present and not `null`.
 pub fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.as_object().and_then(|map| map.get(key)).filter(|v| !v.is_null())
+    value
+        .as_object()
+        .and_then(|map| find(map, key))
+        .filter(|v| !v.is_null())
+}
+
+/// Mutable `value[key]` when `value` is an object and the entry is present (even `null`).
+pub fn get_mut<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+    value.as_object_mut().and_then(|map| find_mut(map, key))
 }
 
 /// Follows `keys` through nested objects; `None` as soon as one is absent, `null` or not an object.
@@ -139,15 +187,14 @@ pub fn object_entry<'a>(
 
 /// `map[key]`, set to `empty()` first when absent or `null` (the key is only allocated then).
 fn entry_or_empty<'a>(map: &'a mut Map<String, Value>, key: &str, empty: fn() -> Value) -> Option<&'a mut Value> {
-    if map.get(key).is_none_or(Value::is_null) {
-        Some(
-            map.entry(key)
-                .and_modify(|value| *value = empty())
-                .or_insert_with(empty),
-        )
-    } else {
-        map.get_mut(key)
+    if !contains(map, key) {
+        return Some(map.entry(key).or_insert_with(empty));
     }
+    let value = find_mut(map, key)?;
+    if value.is_null() {
+        *value = empty();
+    }
+    Some(value)
 }
 
 /// The type name of what an entry holds, for an error (`null` when there is none).
@@ -177,7 +224,7 @@ pub fn array_mut<'a>(
     key: &str,
     field: impl FieldPath,
 ) -> Result<Option<&'a mut Vec<Value>>, ShapeError> {
-    match map.get_mut(key) {
+    match find_mut(map, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items)),
         Some(other) => Err(expected(field, "an array", Some(other))),
@@ -204,7 +251,7 @@ pub fn array<'a>(value: &'a Value, key: &str, field: &str) -> Result<&'a [Value]
 /// The array at `map[key]` for reading (`[]` when absent or `null`); `field` names `map[key]` in the
 /// error and is built only for it.
 pub fn array_in<'a>(map: &'a Map<String, Value>, key: &str, field: impl FieldPath) -> Result<&'a [Value], ShapeError> {
-    match map.get(key) {
+    match find(map, key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
         Some(other) => Err(expected(field, "an array", Some(other))),
@@ -224,21 +271,24 @@ pub(crate) fn wrong_shape(field: String, what: &str, found: &str) -> ShapeError 
 
 /// Whether `map[key]` is absent or holds a Go zero value (so a preference may fill it).
 pub fn is_unset(map: &Map<String, Value>, key: &str) -> bool {
-    map.get(key).is_none_or(is_go_zero)
+    find(map, key).is_none_or(is_go_zero)
 }
 
 /// Whether `map[key]` is absent or `null` (pointer semantics: an explicit `false` counts as set).
 pub fn is_absent(map: &Map<String, Value>, key: &str) -> bool {
-    map.get(key).is_none_or(Value::is_null)
+    find(map, key).is_none_or(Value::is_null)
 }
 
 /// Writes a scalar the way Go's `omitempty` would leave it: a zero value is not added where the
 /// key is absent (an existing key is overwritten), anything else is set.
 pub fn set_scalar(map: &mut Map<String, Value>, key: &str, value: Value) {
-    if is_go_zero(&value) && !map.contains_key(key) {
-        return;
+    match find_mut(map, key) {
+        Some(slot) => *slot = value,
+        None if is_go_zero(&value) => {}
+        None => {
+            map.insert(key.to_owned(), value);
+        }
     }
-    map.insert(key.to_owned(), value);
 }
 
 /// Deserializes `value` into `T`, naming the exact failing field below `field` on error.
@@ -289,6 +339,63 @@ mod tests {
         assert_eq!(m.get("b"), Some(&json!(false)));
         set_scalar(&mut m, "c", json!("x"));
         assert_eq!(m.get("c"), Some(&json!("x")));
+    }
+
+    /// A map of `len` keys `k0`, `k1`, ... with the values `0`, `1`, ...
+    fn numbered(len: usize) -> Map<String, Value> {
+        (0..len).map(|i| (format!("k{i}"), json!(i))).collect()
+    }
+
+    #[test]
+    fn find_answers_as_the_index_does_on_both_sides_of_the_scan_limit() {
+        for len in [0, 1, SCAN_LIMIT - 1, SCAN_LIMIT, SCAN_LIMIT + 1, 3 * SCAN_LIMIT] {
+            let mut map = numbered(len);
+            for key in (0..=len)
+                .map(|i| format!("k{i}"))
+                .chain(["".to_owned(), "k".to_owned()])
+            {
+                assert_eq!(find(&map, &key), map.get(&key), "{len} keys, {key}");
+                assert_eq!(contains(&map, &key), map.contains_key(&key), "{len} keys, {key}");
+                let expected = map.get(&key).cloned();
+                assert_eq!(
+                    find_mut(&mut map, &key).map(|v| v.clone()),
+                    expected,
+                    "{len} keys, {key}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn put_replaces_in_place_and_appends_new_keys() {
+        for len in [3, SCAN_LIMIT + 4] {
+            let mut map = numbered(len);
+            put(&mut map, "k1", json!("one"));
+            put(&mut map, "new", json!(null));
+            let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+            assert_eq!(keys.len(), len + 1);
+            assert_eq!(keys[1], "k1");
+            assert_eq!(keys[len], "new");
+            assert_eq!(map["k1"], json!("one"));
+            assert_eq!(map["new"], json!(null));
+        }
+    }
+
+    #[test]
+    fn object_entry_replaces_null_and_keeps_the_key_position() {
+        let mut v = json!({"a": null, "b": {"x": 1}, "c": 2});
+        let map = v.as_object_mut().unwrap();
+        object_entry(map, "a", "a").unwrap().insert("y".into(), json!(2));
+        object_entry(map, "b", "b").unwrap().insert("z".into(), json!(3));
+        object_entry(map, "d", "d").unwrap();
+        assert_eq!(
+            object_entry(map, "c", "c").unwrap_err().to_string(),
+            "c: expected an object, found number"
+        );
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"a":{"y":2},"b":{"x":1,"z":3},"c":2,"d":{}}"#
+        );
     }
 
     #[test]

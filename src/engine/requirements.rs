@@ -62,7 +62,9 @@ pub fn check_requirements(
         }
     }
     if let Some(architecture) = &requirements.architecture {
-        let actual = vmi_spec.get("architecture").and_then(Value::as_str).unwrap_or_default();
+        let actual = json::find(vmi_spec, "architecture")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if actual != architecture {
             return Ok(Some(RequirementFailure::new(
                 format!("preference requires architecture {architecture} but {actual} is being requested"),
@@ -91,7 +93,7 @@ fn check_cpu(
         }
         return Ok(None);
     }
-    let Some(cpu) = vmi_spec.get("domain").and_then(|d| json::get(d, "cpu")) else {
+    let Some(cpu) = json::find(vmi_spec, "domain").and_then(|d| json::get(d, "cpu")) else {
         return Ok(Some(RequirementFailure::new(
             format!("no CPU resources provided by VirtualMachine, preference requires {required} vCPU"),
             &[CPU_BASE],
@@ -145,8 +147,7 @@ fn check_memory(
     vmi_spec: &Map<String, Value>,
 ) -> Result<Option<RequirementFailure>, ShapeError> {
     let guest_field = "spec.template.spec.domain.memory.guest";
-    let vmi_guest = match vmi_spec
-        .get("domain")
+    let vmi_guest = match json::find(vmi_spec, "domain")
         .and_then(|d| json::get(d, "memory"))
         .and_then(|m| json::get(m, "guest"))
     {

@@ -27,7 +27,7 @@ pub fn apply(
     // nodeSelector: conflict when the VMI has one at all (even `{}`).
     if let Some(selector) = &instancetype.node_selector {
         if json::is_absent(vmi_spec, "nodeSelector") {
-            vmi_spec.insert("nodeSelector".into(), json!(selector));
+            json::put(vmi_spec, "nodeSelector", json!(selector));
         } else {
             conflicts.paths.push(path("nodeSelector"));
         }
@@ -36,7 +36,11 @@ pub fn apply(
     // schedulerName
     if !instancetype.scheduler_name.is_empty() {
         if read_str(vmi_spec, "schedulerName", base)?.is_empty() {
-            vmi_spec.insert("schedulerName".into(), json!(instancetype.scheduler_name));
+            json::put(
+                vmi_spec,
+                "schedulerName",
+                Value::from(instancetype.scheduler_name.as_str()),
+            );
         } else {
             conflicts.paths.push(path("schedulerName"));
         }
@@ -56,7 +60,7 @@ pub fn apply(
     {
         let io_threads = json::object_entry(domain, "ioThreads", || path("domain.ioThreads"))?;
         if json::is_absent(io_threads, "supplementalPoolThreadCount") {
-            io_threads.insert("supplementalPoolThreadCount".into(), json!(count));
+            json::put(io_threads, "supplementalPoolThreadCount", Value::from(count));
         } else {
             conflicts
                 .paths
@@ -67,7 +71,7 @@ pub fn apply(
     // ioThreadsPolicy
     if let Some(policy) = &instancetype.io_threads_policy {
         if json::is_absent(domain, "ioThreadsPolicy") {
-            domain.insert("ioThreadsPolicy".into(), json!(policy));
+            json::put(domain, "ioThreadsPolicy", Value::from(policy.as_str()));
         } else {
             conflicts.paths.push(path("domain.ioThreadsPolicy"));
         }
@@ -103,9 +107,9 @@ pub fn apply(
     if let Some(annotations) = &instancetype.annotations {
         let target = json::object_entry(metadata, "annotations", "spec.template.metadata.annotations")?;
         for (key, value) in annotations {
-            match target.get(key) {
+            match json::find(target, key) {
                 None | Some(Value::Null) => {
-                    target.insert(key.clone(), json!(value));
+                    json::put(target, key, Value::from(value.as_str()));
                 }
                 Some(existing) if existing.as_str() == Some(value.as_str()) => {}
                 Some(_) => conflicts.paths.push(format!("annotations.{key}")),
@@ -117,8 +121,7 @@ pub fn apply(
 }
 
 fn has_resource(domain: &Map<String, Value>, list: &str, resource: &str) -> bool {
-    domain
-        .get("resources")
+    json::find(domain, "resources")
         .and_then(|r| json::get(r, list))
         .is_some_and(|l| json::has(l, resource))
 }
@@ -176,13 +179,13 @@ fn apply_cpu(
     }
 
     if let Some(model) = &it.model {
-        json::set_scalar(cpu, "model", json!(model));
+        json::set_scalar(cpu, "model", Value::from(model.as_str()));
     }
     if let Some(dedicated) = it.dedicated_cpu_placement {
-        json::set_scalar(cpu, "dedicatedCpuPlacement", json!(dedicated));
+        json::set_scalar(cpu, "dedicatedCpuPlacement", Value::from(dedicated));
     }
     if let Some(isolate) = it.isolate_emulator_thread {
-        json::set_scalar(cpu, "isolateEmulatorThread", json!(isolate));
+        json::set_scalar(cpu, "isolateEmulatorThread", Value::from(isolate));
     }
     if let Some(numa) = &it.numa {
         cpu.insert("numa".into(), numa.clone());
@@ -191,13 +194,13 @@ fn apply_cpu(
         cpu.insert("realtime".into(), realtime.clone());
     }
     if let Some(max_sockets) = it.max_sockets {
-        json::set_scalar(cpu, "maxSockets", json!(max_sockets));
+        json::set_scalar(cpu, "maxSockets", Value::from(max_sockets));
     }
     let topology =
         topology::guest_topology(it.guest, preference).map_err(|e: TopologyError| super::ApplyError::from(e))?;
-    json::set_scalar(cpu, "cores", json!(topology.cores));
-    json::set_scalar(cpu, "sockets", json!(topology.sockets));
-    json::set_scalar(cpu, "threads", json!(topology.threads));
+    json::set_scalar(cpu, "cores", Value::from(topology.cores));
+    json::set_scalar(cpu, "sockets", Value::from(topology.sockets));
+    json::set_scalar(cpu, "threads", Value::from(topology.threads));
     Ok(())
 }
 
@@ -232,17 +235,17 @@ fn apply_memory(
         return Ok(());
     }
 
-    memory.insert("guest".into(), json!(it.guest.to_string()));
+    json::put(memory, "guest", Value::from(it.guest.to_string()));
     if let Some(hugepages) = &it.hugepages {
         memory.insert("hugepages".into(), hugepages.clone());
     }
     if let Some(max_guest) = &it.max_guest {
-        memory.insert("maxGuest".into(), json!(max_guest.to_string()));
+        json::put(memory, "maxGuest", Value::from(max_guest.to_string()));
     }
     if it.overcommit_percent > 0 {
         let requested = overcommitted_request(&it.guest, it.overcommit_percent);
         let requests = json::object_path(domain, &json::join(base, "domain"), &["resources", "requests"])?;
-        requests.insert("memory".into(), json!(requested.to_string()));
+        json::put(requests, "memory", Value::from(requested.to_string()));
     }
     Ok(())
 }

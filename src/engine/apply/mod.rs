@@ -94,7 +94,7 @@ pub fn apply_to_vmi(
 /// `base` is the path of `map`, rendered only for an error (as for the readers below).
 pub(crate) fn read_u32(map: &Map<String, Value>, key: &str, base: impl FieldPath) -> Result<u32, ShapeError> {
     // The generic part is only the error (as below): one copy of each reader serves every caller.
-    u32_or_message(map.get(key)).map_err(|message| ShapeError::new(json::join(&base.render(), key), message))
+    u32_or_message(json::find(map, key)).map_err(|message| ShapeError::new(json::join(&base.render(), key), message))
 }
 
 fn u32_or_message(value: Option<&Value>) -> Result<u32, String> {
@@ -109,7 +109,7 @@ fn u32_or_message(value: Option<&Value>) -> Result<u32, String> {
 
 /// Reads a boolean field (`false` when absent or `null`).
 pub(crate) fn read_bool(map: &Map<String, Value>, key: &str, base: impl FieldPath) -> Result<bool, ShapeError> {
-    match map.get(key) {
+    match json::find(map, key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(json::wrong_shape(
@@ -126,7 +126,7 @@ pub(crate) fn read_str<'a>(
     key: &str,
     base: impl FieldPath,
 ) -> Result<&'a str, ShapeError> {
-    match map.get(key) {
+    match json::find(map, key) {
         None | Some(Value::Null) => Ok(""),
         Some(Value::String(s)) => Ok(s),
         Some(other) => Err(json::wrong_shape(

@@ -35,24 +35,24 @@ pub fn apply(
 
     if let Some(subdomain) = &preference.preferred_subdomain {
         if read_str(vmi_spec, "subdomain", base)?.is_empty() {
-            json::set_scalar(vmi_spec, "subdomain", json!(subdomain));
+            json::set_scalar(vmi_spec, "subdomain", Value::from(subdomain.as_str()));
         }
     }
     if let Some(seconds) = preference.preferred_termination_grace_period_seconds {
         if json::is_absent(vmi_spec, "terminationGracePeriodSeconds") {
-            vmi_spec.insert("terminationGracePeriodSeconds".into(), json!(seconds));
+            json::put(vmi_spec, "terminationGracePeriodSeconds", Value::from(seconds));
         }
     }
     if let Some(architecture) = preference.preferred_architecture.as_deref().filter(|a| !a.is_empty()) {
         if read_str(vmi_spec, "architecture", base)?.is_empty() {
-            vmi_spec.insert("architecture".into(), json!(architecture));
+            json::put(vmi_spec, "architecture", Value::from(architecture));
         }
     }
     if let Some(annotations) = &preference.annotations {
         let target = json::object_entry(metadata, "annotations", "spec.template.metadata.annotations")?;
         for (key, value) in annotations {
             if json::is_absent(target, key) {
-                target.insert(key.clone(), json!(value));
+                json::put(target, key, Value::from(value.as_str()));
             }
         }
     }
@@ -96,21 +96,21 @@ fn apply_cpu(
 fn fill_bool(map: &mut Map<String, Value>, key: &str, preferred: Option<bool>) {
     if let Some(value) = preferred {
         if json::is_absent(map, key) {
-            map.insert(key.into(), json!(value));
+            json::put(map, key, Value::from(value));
         }
     }
 }
 
 fn fill_str(map: &mut Map<String, Value>, key: &str, preferred: &str) {
     if !preferred.is_empty() && json::is_unset(map, key) {
-        map.insert(key.into(), json!(preferred));
+        json::put(map, key, Value::from(preferred));
     }
 }
 
 fn fill_value(map: &mut Map<String, Value>, key: &str, preferred: Option<&Value>) {
     if let Some(value) = preferred {
         if json::is_absent(map, key) {
-            map.insert(key.into(), value.clone());
+            json::put(map, key, value.clone());
         }
     }
 }
@@ -140,10 +140,10 @@ fn apply_devices(
         preferences.preferred_network_interface_multi_queue,
     );
     if let Some(disable) = preferences.preferred_disable_hotplug {
-        json::set_scalar(devices, "disableHotplug", json!(disable));
+        json::set_scalar(devices, "disableHotplug", Value::from(disable));
     }
     if !preferences.preferred_sound_model.is_empty() {
-        if let Some(sound) = devices.get_mut("sound").filter(|s| !s.is_null()) {
+        if let Some(sound) = json::find_mut(devices, "sound").filter(|s| !s.is_null()) {
             let sound = json::as_object_mut(sound, || json::join(&devices_path(), "sound"))?;
             fill_str(sound, "model", &preferences.preferred_sound_model);
         }
@@ -217,7 +217,7 @@ fn apply_devices(
         } else {
             for (index, device) in panic_devices.iter_mut().enumerate() {
                 let device = json::as_object_mut(device, || format!("{}[{index}]", panic_path()))?;
-                fill_value(device, "model", Some(&json!(model)));
+                fill_value(device, "model", Some(&Value::from(model.as_str())));
             }
         }
     }
@@ -236,7 +236,7 @@ fn apply_disk(
     if is_set(disk, "disk") {
         let target = json::object_entry(disk, "disk", || json::join(&disk_path(), "disk"))?;
         fill_str(target, "bus", &preferences.preferred_disk_bus);
-        let is_virtio = target.get("bus").and_then(Value::as_str) == Some("virtio");
+        let is_virtio = json::find(target, "bus").and_then(Value::as_str) == Some("virtio");
         fill_value(disk, "blockSize", preferences.preferred_disk_block_size.as_ref());
         fill_str(disk, "cache", &preferences.preferred_disk_cache);
         fill_str(disk, "io", &preferences.preferred_disk_io);

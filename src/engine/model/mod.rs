@@ -126,10 +126,10 @@ pub struct PreferenceSpec {
     pub cpu: Option<CpuPreferences>,
     /// Device preferences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub devices: Option<DevicePreferences>,
+    pub devices: Option<Box<DevicePreferences>>,
     /// Feature preferences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub features: Option<FeaturePreferences>,
+    pub features: Option<Box<FeaturePreferences>>,
     /// Firmware preferences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware: Option<FirmwarePreferences>,
