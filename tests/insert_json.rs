@@ -115,6 +115,7 @@ fn a_decoded_spec_is_the_spec_of_the_parsed_object() {
 /// Texts a decoder skipping the JSON tree could get wrong: each must answer as its parsed value.
 #[test]
 fn tricky_texts_answer_as_their_parsed_values() {
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     let instancetype = |spec: &str| {
         format!(
             r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"spec":{spec}}}"#
@@ -154,6 +155,30 @@ fn tricky_texts_answer_as_their_parsed_values() {
         format!(
             r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"status":[1e400],"spec":{{{cpu_memory}}}}}"#
         ),
+        // lone surrogate escapes and nesting past 128 levels: skipping accepts them, the parsed value
+        // refuses them (the general path must give its error)
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it","annotations":{{"a":"\ud800"}}}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"status":{{"\udc00":1}},"spec":{{{cpu_memory}}}}}"#
+        ),
+        instancetype(&format!(r#"{{{cpu_memory},"unknownField":"x\udbff"}}"#)),
+        preference(r#"{"annotations":{"a":"\ud83d\ude00"}}"#),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it","labels":{deep}}},"spec":{{{cpu_memory}}}}}"#,
+            deep = nested(200)
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"status":{deep},"spec":{{{cpu_memory}}}}}"#,
+            deep = nested(126)
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"status":{deep},"spec":{{{cpu_memory}}}}}"#,
+            deep = nested(127)
+        ),
+        instancetype(&format!(r#"{{{cpu_memory},"unknownField":{}}}"#, nested(200))),
+        instancetype(&format!(r#"{{{cpu_memory},"unknownField":{}}}"#, nested(60))),
         // escapes in the names the envelope reads
         format!(
             r#"{{"apiVersion":"instancetype.kubevirt.io\/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"\u0069t"}},"spec":{{{cpu_memory}}}}}"#

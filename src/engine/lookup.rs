@@ -345,21 +345,66 @@ impl Held {
     }
 }
 
-/// The parts of an object [`InMemorySource::insert_json`] reads without building a JSON tree.
-/// Every other member is skipped (still checked to be well-formed JSON).
-#[derive(Deserialize)]
+/// The parts of an object [`InMemorySource::insert_json`] reads without building a JSON tree: its
+/// `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`, and where its `spec` lies. Every
+/// other member is read through [`Checked`]; the `spec` member's text is skipped (it is screened and
+/// decoded on its own). Read from a JSON object only: a derived `Deserialize` would also take an array
+/// as the struct's fields in order (found by fuzzing), where the parsed object has no name at all.
+/// A repeated known key is an error (the parsed object keeps the last one; the general path decides).
+#[derive(Default)]
 struct Envelope<'a> {
-    #[serde(rename = "apiVersion")]
     api_version: Option<&'a str>,
     kind: Option<&'a str>,
     metadata: Option<EnvelopeMetadata<'a>>,
-    #[serde(borrow)]
     spec: Option<&'a RawValue>,
 }
 
-/// `metadata.name` and `metadata.namespace`. Read from a JSON object only: a derived `Deserialize`
-/// would also take an array as the struct's fields in order (found by fuzzing), where the parsed
-/// object has no name at all.
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<'a>(std::marker::PhantomData<&'a ()>);
+
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ObjectOnly<'a> {
+            type Value = Envelope<'a>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("an object")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut envelope = Envelope::default();
+                let (mut api_version, mut kind, mut metadata, mut spec) = (false, false, false, false);
+                // A key with escapes cannot be borrowed and fails the read: the general path takes it.
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    let seen = match key {
+                        "apiVersion" => &mut api_version,
+                        "kind" => &mut kind,
+                        "metadata" => &mut metadata,
+                        "spec" => &mut spec,
+                        _ => {
+                            map.next_value::<Checked>()?;
+                            continue;
+                        }
+                    };
+                    if std::mem::replace(seen, true) {
+                        return Err(serde::de::Error::custom("duplicate key"));
+                    }
+                    match key {
+                        "apiVersion" => envelope.api_version = map.next_value()?,
+                        "kind" => envelope.kind = map.next_value()?,
+                        "metadata" => envelope.metadata = map.next_value()?,
+                        _ => envelope.spec = map.next_value()?,
+                    }
+                }
+                Ok(envelope)
+            }
+        }
+
+        deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
+    }
+}
+
+/// `metadata.name` and `metadata.namespace`, read as [`Envelope`] is (from a JSON object only, other
+/// members through [`Checked`]).
 struct EnvelopeMetadata<'a> {
     name: Option<&'a str>,
     namespace: Option<&'a str>,
@@ -378,17 +423,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for EnvelopeMetadata<'a> {
 
             fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let (mut name, mut namespace) = (None, None);
-                // A key with escapes cannot be borrowed and fails the read: the general path takes it.
                 while let Some(key) = map.next_key::<&'de str>()? {
                     let slot = match key {
                         "name" => &mut name,
                         "namespace" => &mut namespace,
                         _ => {
-                            map.next_value::<serde::de::IgnoredAny>()?;
+                            map.next_value::<Checked>()?;
                             continue;
                         }
                     };
-                    // A repeated key: the parsed object keeps the last one; the general path decides.
                     if slot.is_some() {
                         return Err(serde::de::Error::custom("duplicate key"));
                     }
@@ -402,6 +445,62 @@ impl<'de: 'a, 'a> Deserialize<'de> for EnvelopeMetadata<'a> {
         }
 
         deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
+    }
+}
+
+/// A JSON value read and dropped, checked as reading it into a `serde_json::Value` checks it:
+/// numbers are read (one beyond `f64`'s range fails), strings decoded (a lone surrogate escape
+/// fails) and nesting counted (past 128 levels fails). Serde's `IgnoredAny` only skips the text and
+/// accepts all three, where the parsed object is refused.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Checked, A::Error> {
+        while items.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<Checked, A::Error> {
+        while entries.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
     }
 }
 
@@ -432,13 +531,7 @@ impl InMemorySource {
     /// else is parsed and inserted as a value. Either way the source answers exactly as if the
     /// parsed text had been inserted.
     pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
-        // Skipping members accepts numbers the parsed value refuses: such text is parsed.
-        let envelope = if legacy::may_hold_unreadable_number(text) {
-            None
-        } else {
-            self.read_envelope(text, default_namespace)
-        };
-        if let Some((key, spec_at)) = envelope {
+        if let Some((key, spec_at)) = self.read_envelope(text, default_namespace) {
             let held = Held::Text {
                 text: Arc::from(text),
                 spec_at,
@@ -470,6 +563,10 @@ impl InMemorySource {
         }
         let metadata = envelope.metadata?;
         let spec = envelope.spec?.get();
+        // The spec's text was skipped, not read: text that reading may refuse takes the general path.
+        if legacy::may_hold_unparsable(spec) {
+            return None;
+        }
         // The spec's text is borrowed from `text`: its offset is the distance between the two.
         let start = (spec.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
         let spec_at = start..start.checked_add(spec.len())?;

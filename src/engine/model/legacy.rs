@@ -333,30 +333,39 @@ pub fn v1beta1_preference_spec_from_text(spec: &str) -> Option<PreferenceSpec> {
 /// duplicate keys (the tree keeps the last; the typed decoding refuses known ones, and unknown ones are
 /// ignored either way) decodes to the same spec; anything else, or any error, gives `None`.
 pub fn spec_from_clean_text<T: serde::de::DeserializeOwned>(spec: &str) -> Option<T> {
-    if !spec.starts_with('{') || spec.contains("null") || may_hold_unreadable_number(spec) {
+    if !spec.starts_with('{') || spec.contains("null") || may_hold_unparsable(spec) {
         return None;
     }
     serde_json::from_str(spec).ok()
 }
 
-/// Whether `text` may hold a number that `serde_json` refuses to read into a JSON value: beyond
-/// `f64`'s range, which takes an exponent or hundreds of digits. Skipping a member (as a decoder does
-/// with fields it does not know) accepts such a number, so text for which this is `true` must take
-/// the JSON-value path to fail as the value would. Conservative: an exponent anywhere (`1e5` too, or
-/// `"v1e2"` inside a string) and every run of 256 or more digits count, which only costs speed;
-/// `"e1000e"` does not. Reads the text eight bytes at a time, without allocating.
-pub fn may_hold_unreadable_number(text: &str) -> bool {
+/// How deep [`may_hold_unparsable`] lets brackets nest: a spec nests a few levels, and this leaves
+/// ample room below `serde_json`'s limit of 128 for the levels of the object above it.
+pub const SCREEN_NESTING_LIMIT: usize = 64;
+
+/// Whether `serde_json` may refuse to read `text` into a JSON value where skipping it (serde's
+/// `IgnoredAny`, a `RawValue`, a decoder passing over a field it does not know) accepts it, so that
+/// the text must take the JSON-value path to fail as the value would. Three things do that: a number
+/// beyond `f64`'s range (an exponent or hundreds of digits), a `\u` escape of a lone surrogate, and
+/// nesting deeper than 128 levels. Conservative, which only costs speed: an exponent anywhere (`1e5`
+/// too, or `"v1e2"` inside a string), every run of 256 or more digits, every `\ud`/`\uD` escape and
+/// brackets nested past [`SCREEN_NESTING_LIMIT`] (inside strings too, and counted a word at a time)
+/// count; `"e1000e"` does not. Reads the text eight bytes at a time, without allocating.
+pub fn may_hold_unparsable(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut chunks = bytes.chunks_exact(8);
     // Whether the byte before the current word is a digit (as the high bit of byte 0).
     let mut digit_before = 0_u64;
     let mut digit_words = 0_u32;
+    let mut depth = 0_usize;
     let mut start = 0_usize;
     for chunk in &mut chunks {
         let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
         let digits = digit_bytes(word);
-        // `e` or `E` (only those two bytes become `e` with the 0x20 bit set).
-        let markers = bytes_equal(word | (LOW_BITS * 0x20), b'e');
+        // With the 0x20 bit set, only `e` and `E` become `e`, only `{` and `[` become `{`, and only
+        // `}` and `]` become `}`.
+        let lowered = word | (LOW_BITS * 0x20);
+        let markers = bytes_equal(lowered, b'e');
         // A marker right after a digit (JSON has no `2.e5`): confirm the byte after it (rare).
         let mut candidates = markers & ((digits << 8) | digit_before);
         while candidates != 0 {
@@ -366,6 +375,20 @@ pub fn may_hold_unreadable_number(text: &str) -> bool {
             }
             candidates &= candidates - 1;
         }
+        let mut escapes = bytes_equal(word, b'\\');
+        while escapes != 0 {
+            let at = start.saturating_add((escapes.trailing_zeros() / 8) as usize);
+            if surrogate_escape_at(bytes, at) {
+                return true;
+            }
+            escapes &= escapes - 1;
+        }
+        // Every opening bracket of the word counted before its closing ones: an upper bound.
+        depth = depth.saturating_add(bytes_equal(lowered, b'{').count_ones() as usize);
+        if depth > SCREEN_NESTING_LIMIT {
+            return true;
+        }
+        depth = depth.saturating_sub(bytes_equal(lowered, b'}').count_ones() as usize);
         digit_before = (digits >> 56) & 0x80;
         // 32 words of digits in a row: every run of 263 or more digits has them.
         digit_words = if digits == HIGH_BITS {
@@ -379,14 +402,35 @@ pub fn may_hold_unreadable_number(text: &str) -> bool {
         start = start.saturating_add(8);
     }
     // The last bytes, one at a time.
-    (start..bytes.len()).any(|at| {
-        matches!(bytes.get(at), Some(b'e' | b'E'))
-            && at
-                .checked_sub(1)
-                .and_then(|before| bytes.get(before))
-                .is_some_and(u8::is_ascii_digit)
-            && exponent_follows(bytes, at)
-    })
+    for at in start..bytes.len() {
+        match bytes.get(at) {
+            Some(b'e' | b'E')
+                if at
+                    .checked_sub(1)
+                    .and_then(|before| bytes.get(before))
+                    .is_some_and(u8::is_ascii_digit)
+                    && exponent_follows(bytes, at) =>
+            {
+                return true;
+            }
+            Some(b'\\') if surrogate_escape_at(bytes, at) => return true,
+            Some(b'{' | b'[') => {
+                depth = depth.saturating_add(1);
+                if depth > SCREEN_NESTING_LIMIT {
+                    return true;
+                }
+            }
+            Some(b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether the backslash at `at` starts `\ud` or `\uD`: every escape of a surrogate (`\ud800` to
+/// `\udfff`), which `serde_json` refuses unless a low one follows a high one.
+fn surrogate_escape_at(bytes: &[u8], at: usize) -> bool {
+    bytes.get(at.saturating_add(1)) == Some(&b'u') && matches!(bytes.get(at.saturating_add(2)), Some(b'd' | b'D'))
 }
 
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -667,7 +711,7 @@ fn prune(value: &Value, fields: Fields) -> Value {
     };
     let mut kept = Map::new();
     for known in fields {
-        if let Some(child) = map.get(known.name) {
+        if let Some(child) = crate::engine::json::find(map, known.name) {
             let child = match known.nested {
                 Some(nested) => prune(child, nested),
                 None => child.clone(),
@@ -800,7 +844,7 @@ mod tests {
                         "x".repeat(pad),
                         "0".repeat(digits - 1)
                     );
-                    let flagged = may_hold_unreadable_number(&text);
+                    let flagged = may_hold_unparsable(&text);
                     if out_of_range(&text) {
                         assert!(flagged, "{digits} digits, pad {pad}: not flagged");
                     }
@@ -818,8 +862,47 @@ mod tests {
             (r#"{"n":[1,2,3],"s":"e1000e","t":"Gi","u":"3e"}"#, false),
             (r#"{"bus":"virtio","model":"e1000e","n":-12.5}"#, false),
         ] {
-            assert_eq!(may_hold_unreadable_number(text), flagged, "{text}");
+            assert_eq!(may_hold_unparsable(text), flagged, "{text}");
         }
+    }
+
+    /// Lone surrogate escapes and deep nesting, which `serde_json` refuses, are flagged; the texts
+    /// around them that it reads are not.
+    #[test]
+    fn surrogates_and_deep_nesting_are_flagged() {
+        let refused = |text: &str| serde_json::from_str::<Value>(text).is_err();
+        for (text, flagged) in [
+            (r#"{"a":"\ud800"}"#, true),
+            (r#"{"a":"\uDC00x"}"#, true),
+            (r#"{"a":"\ud83d\ude00"}"#, true), // a valid pair: read fine, flagged all the same
+            (r#"{"a":"\u00f1\n\"\\"}"#, false),
+            (r#"{"a":"\\ud800"}"#, true), // an escaped backslash, then text: flagged all the same
+        ] {
+            assert_eq!(may_hold_unparsable(text), flagged, "{text}");
+            if !flagged {
+                assert!(!refused(text), "{text}");
+            }
+        }
+        for pad in 0..8 {
+            for depth in [1, 30, SCREEN_NESTING_LIMIT - 8, SCREEN_NESTING_LIMIT + 1, 129, 300] {
+                for (open, close) in [("[", "]"), ("{\"k\":", "}")] {
+                    let text = format!("{}{}1{}", " ".repeat(pad), open.repeat(depth), close.repeat(depth));
+                    let flagged = may_hold_unparsable(&text);
+                    if refused(&text) {
+                        assert!(flagged, "depth {depth}, pad {pad}: not flagged");
+                    }
+                    if depth > SCREEN_NESTING_LIMIT {
+                        assert!(flagged, "depth {depth}, pad {pad}: not flagged");
+                    }
+                    // Up to 7 brackets of a word may be counted before their closing ones.
+                    if depth + 8 <= SCREEN_NESTING_LIMIT {
+                        assert!(!flagged, "depth {depth}, pad {pad}: flagged");
+                    }
+                }
+            }
+        }
+        // Brackets that close as they open never add up.
+        assert!(!may_hold_unparsable(&"[1],{\"a\":[]},".repeat(100)));
     }
 
     /// The word-at-a-time screen agrees with a byte-at-a-time one on texts made of the bytes that
@@ -834,6 +917,9 @@ mod tests {
                         .get(at + 1)
                         .is_some_and(|b| b.is_ascii_digit() || *b == b'+' || *b == b'-')
             });
+            let surrogate = bytes
+                .windows(3)
+                .any(|w| w[0] == b'\\' && w[1] == b'u' && matches!(w[2], b'd' | b'D'));
             let runs = bytes
                 .chunks_exact(8)
                 .map(|chunk| chunk.iter().all(u8::is_ascii_digit))
@@ -845,9 +931,27 @@ mod tests {
                     }
                 })
                 .1;
-            exponent || runs >= 32
+            // The screen's bound: whole words count their opening brackets first, the rest byte by byte.
+            let opens = |b: &u8| matches!(b, b'{' | b'[');
+            let closes = |b: &u8| matches!(b, b'}' | b']');
+            let whole = bytes.len() / 8 * 8;
+            let mut depth = 0_usize;
+            let mut deep = false;
+            for chunk in bytes[..whole].chunks_exact(8) {
+                depth += chunk.iter().filter(|b| opens(b)).count();
+                deep |= depth > SCREEN_NESTING_LIMIT;
+                depth = depth.saturating_sub(chunk.iter().filter(|b| closes(b)).count());
+            }
+            for b in &bytes[whole..] {
+                if opens(b) {
+                    depth += 1;
+                    deep |= depth > SCREEN_NESTING_LIMIT;
+                } else if closes(b) {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            exponent || surrogate || runs >= 32 || deep
         }
-        let alphabet: Vec<char> = "0123456789eE.+-x\" é9/:".chars().collect();
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = || {
             state ^= state << 13;
@@ -855,21 +959,21 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for _ in 0..200_000 {
-            let len = (next() % 48) as usize;
-            let text: String = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
-            assert_eq!(may_hold_unreadable_number(&text), plain(text.as_bytes()), "{text:?}");
+        let alphabets: [(&str, u64); 2] = [("0123456789eE.+-x\" é9/:\\udD", 48), ("{[}]x[{", 200)];
+        for (alphabet, longest) in alphabets {
+            let alphabet: Vec<char> = alphabet.chars().collect();
+            for _ in 0..200_000 {
+                let len = (next() % longest) as usize;
+                let text: String = (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect();
+                assert_eq!(may_hold_unparsable(&text), plain(text.as_bytes()), "{text:?}");
+            }
         }
         for digits in 250..300 {
             for pad in 0..8 {
                 let text = format!("{}{}", "x".repeat(pad), "7".repeat(digits));
-                assert_eq!(
-                    may_hold_unreadable_number(&text),
-                    plain(text.as_bytes()),
-                    "{digits} {pad}"
-                );
+                assert_eq!(may_hold_unparsable(&text), plain(text.as_bytes()), "{digits} {pad}");
             }
         }
     }
@@ -884,7 +988,7 @@ mod tests {
             let path = format!("{}/data/common-instancetypes/{file}", env!("CARGO_MANIFEST_DIR"));
             let objects: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             for object in objects {
-                assert!(!may_hold_unreadable_number(&object.to_string()), "{object}");
+                assert!(!may_hold_unparsable(&object.to_string()), "{object}");
             }
         }
     }
