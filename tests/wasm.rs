@@ -308,6 +308,45 @@ fn prepared_objects_answer_as_the_functions_do() {
     );
 }
 
+/// `expand` and `validate` keep the objects of the last call: a call whose objects are kept answers
+/// as one that reads them anew, VM after VM and namespace after namespace; objects changed in place
+/// are other JSON and are read again.
+#[wasm_bindgen_test]
+fn kept_objects_answer_as_objects_read_anew() {
+    let other = parse(&json!([bundle_object(INSTANCETYPES, "u1.small")]));
+    for (namespace, domain) in [
+        ("default", json!({"devices": {}})),
+        ("team-a", json!({"cpu": {"sockets": 2}})),
+        ("team-b", json!({"memory": {"guest": "1Gi"}})),
+        ("team-b", json!({})),
+    ] {
+        let vm = vm_in(namespace, domain);
+        let options = parse(&json!({"vmiDefaults": false}));
+        // Another set first, so that the next call reads the objects anew.
+        js::expand(parse(&vm), other.clone(), JsValue::UNDEFINED).unwrap();
+        let anew = read(&js::expand(parse(&vm), namespaced_objects(), options.clone()).unwrap());
+        let kept = read(&js::expand(parse(&vm), namespaced_objects(), options.clone()).unwrap());
+        assert_eq!(kept, anew, "expand, namespace {namespace:?}");
+        js::validate(parse(&vm), other.clone(), JsValue::UNDEFINED).unwrap();
+        let anew = read(&js::validate(parse(&vm), namespaced_objects(), JsValue::UNDEFINED).unwrap());
+        let kept = read(&js::validate(parse(&vm), namespaced_objects(), JsValue::UNDEFINED).unwrap());
+        assert_eq!(kept, anew, "validate, namespace {namespace:?}");
+    }
+
+    let objects = namespaced_objects();
+    let sockets = |objects: &JsValue| {
+        let out = read(&js::expand(parse(&vm_in("x", json!({}))), objects.clone(), JsValue::UNDEFINED).unwrap());
+        out["vm"]["spec"]["template"]["spec"]["domain"]["cpu"]["sockets"].clone()
+    };
+    assert_eq!(sockets(&objects), json!(1));
+    assert_eq!(sockets(&objects), json!(1));
+    let cpu = ["0", "spec", "cpu"]
+        .into_iter()
+        .fold(objects.clone(), |value, key| Reflect::get(&value, &key.into()).unwrap());
+    Reflect::set(&cpu, &"guest".into(), &4.into()).unwrap();
+    assert_eq!(sockets(&objects), json!(4));
+}
+
 #[wasm_bindgen_test]
 fn prepared_objects_are_copied_and_checked_when_constructed() {
     let objects = namespaced_objects();

@@ -158,6 +158,59 @@ describe("the installed package", () => {
     assert.throws(() => api.validateObject(() => 1), { name: "TypeError", message: /obj is not a JSON-compatible value/ });
   });
 
+  test("expand/validate keep the last objects: the same JSON is not read again, other objects are", () => {
+    const api = loadRequire();
+    const sockets = (result) => result.vm.spec.template.spec.domain.cpu.sockets;
+    const instancetype = structuredClone(INSTANCETYPES.find((o) => o.metadata.name === "u1.medium"));
+    const preference = PREFERENCES.find((o) => o.metadata.name === "fedora");
+    const objects = [instancetype, preference];
+    const first = api.expand(SAMPLE_VM, objects);
+    assert.equal(sockets(first), 1);
+    assert.deepEqual(api.expand(SAMPLE_VM, objects), first);
+    assert.deepEqual(api.expand(SAMPLE_VM, structuredClone(objects)), first);
+    // The same array changed in place is other JSON: read again.
+    instancetype.spec.cpu.guest = 4;
+    assert.equal(sockets(api.expand(SAMPLE_VM, objects)), 4);
+    assert.deepEqual(api.validate(SAMPLE_VM, objects), { ok: true, warnings: [] });
+    // A namespaced object without a namespace lives in each VM's namespace, call after call.
+    const small = {
+      apiVersion: "instancetype.kubevirt.io/v1beta1",
+      kind: "VirtualMachineInstancetype",
+      metadata: { name: "small" },
+      spec: { cpu: { guest: 2 }, memory: { guest: "1Gi" } },
+    };
+    const inNamespace = (namespace) => {
+      const vm = structuredClone(SAMPLE_VM);
+      vm.metadata.namespace = namespace;
+      vm.spec.instancetype = { name: "small", kind: "VirtualMachineInstancetype" };
+      delete vm.spec.preference;
+      return vm;
+    };
+    for (const namespace of ["a", "b", "a"]) {
+      const result = api.expand(inNamespace(namespace), [small]);
+      assert.equal(sockets(result), 2, namespace);
+      assert.equal(result.vm.metadata.namespace, namespace);
+    }
+    // Options read after the objects may run JS that calls in with other objects: both answer right.
+    let inner;
+    const larger = structuredClone(SAMPLE_VM);
+    larger.spec.instancetype.name = "u1.2xlarge";
+    const options = {
+      toJSON() {
+        inner = api.expand(larger, [INSTANCETYPES.find((o) => o.metadata.name === "u1.2xlarge"), preference]);
+        return {};
+      },
+    };
+    assert.equal(sockets(api.expand(SAMPLE_VM, objects, options)), 4);
+    assert.equal(sockets(inner), 8);
+    assert.equal(sockets(api.expand(SAMPLE_VM, objects)), 4);
+    // Misuse keeps its argument order: deep objects are refused before bad options, kept or not.
+    const deep = [JSON.parse("[".repeat(200) + "]".repeat(200))];
+    for (let round = 0; round < 2; round++) {
+      assert.throws(() => api.expand(SAMPLE_VM, deep, { bogus: true }), { name: "TypeError", message: /objects is nested more than/ });
+    }
+  });
+
   test("PreparedObjects: checked when constructed, answers as expand/validate, free() releases it", () => {
     const api = loadRequire();
     const objects = [...INSTANCETYPES, ...PREFERENCES];

@@ -11,23 +11,13 @@ use crate::engine::object_validation::validate_object;
 use crate::engine::review::{Rejection, ReviewMode, ReviewOptions, Verdict, VmReview, review_vm};
 use crate::js::convert::{Misuse, describe, parse_text};
 
-/// `expand(vm, objects, options?)`: the VM as the policy in expand mode would admit it.
-pub fn expand(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Value, Misuse> {
-    Objects::from_text(objects).expand(vm, options)
-}
-
-/// `validate(vm, objects, options?)`: the policy's validate mode (never changes the VM).
-pub fn validate(vm: &Value, objects: Option<&str>, options: &Value) -> Result<Value, Misuse> {
-    Objects::from_text(objects).validate(vm, options)
-}
-
 /// The `objects` of the review functions, read once (`new PreparedObjects(objects)` keeps one for
 /// many calls): the JSON text of the array and the in-memory cluster built from it for the last
 /// VM namespace asked about (namespaced objects without a namespace live in the VM's, so when there
 /// are any, another namespace rebuilds it).
-pub struct Objects<'a> {
+pub struct Objects {
     /// The JSON text of the array (`None` for `undefined`, which is misuse).
-    text: Option<std::borrow::Cow<'a, str>>,
+    text: Option<String>,
     /// Built on first use, and again for a VM in another namespace.
     cluster: Option<Cluster>,
 }
@@ -39,23 +29,20 @@ struct Cluster {
     warnings: Vec<String>,
 }
 
-impl<'a> Objects<'a> {
-    /// The objects of one call, read when the VM and options have been checked (so misuse is
-    /// reported in argument order).
-    pub fn from_text(objects: Option<&'a str>) -> Self {
-        Self {
-            text: objects.map(std::borrow::Cow::Borrowed),
+impl Objects {
+    /// The objects of a JSON text, read on first use (so that misuse of the VM and options is
+    /// reported first).
+    pub fn owned(objects: Option<String>) -> Objects {
+        Objects {
+            text: objects,
             cluster: None,
         }
     }
 
     /// The objects read now, for many calls: misuse (not an array, an element that is not an
     /// object) is reported here.
-    pub fn prepare(objects: Option<String>) -> Result<Objects<'static>, Misuse> {
-        let mut prepared = Objects {
-            text: objects.map(std::borrow::Cow::Owned),
-            cluster: None,
-        };
+    pub fn prepare(objects: Option<String>) -> Result<Objects, Misuse> {
+        let mut prepared = Self::owned(objects);
         prepared.cluster_for("")?;
         Ok(prepared)
     }

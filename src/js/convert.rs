@@ -41,17 +41,21 @@ pub fn from_js(value: JsValue, what: &str) -> Result<Value, Misuse> {
 /// The JSON text of a JS argument (`JSON.stringify`), `None` for `undefined`; the misuse of
 /// [`from_js`] when JSON cannot hold it.
 pub fn json_text(value: JsValue, what: &str) -> Result<Option<String>, Misuse> {
+    Ok(json_string(value, what)?.and_then(|text| text.as_string()))
+}
+
+/// [`json_text`] left a JS string, not copied into the module.
+pub fn json_string(value: JsValue, what: &str) -> Result<Option<js_sys::JsString>, Misuse> {
     if value.is_undefined() {
         return Ok(None);
     }
     let text = js_sys::JSON::stringify(&value).map_err(|error| stringify_error(&error, what))?;
     // `JSON.stringify` gives `undefined` for a function or a symbol.
-    match text.as_string() {
-        Some(text) => Ok(Some(text)),
-        None => {
-            let kind = value.js_typeof().as_string().unwrap_or_default();
-            Err(Misuse(format!("{what} is not a JSON-compatible value: a {kind}")))
-        }
+    if text.is_string() {
+        Ok(Some(text))
+    } else {
+        let kind = value.js_typeof().as_string().unwrap_or_default();
+        Err(Misuse(format!("{what} is not a JSON-compatible value: a {kind}")))
     }
 }
 
@@ -75,10 +79,16 @@ pub fn parse_text(text: &str, what: &str) -> Result<Value, Misuse> {
 /// misuse of [`from_js`]: the `objects` argument, whose elements are decoded one by one.
 pub fn from_js_text(value: JsValue, what: &str) -> Result<Option<String>, Misuse> {
     let text = json_text(value, what)?;
-    if text.as_deref().is_some_and(|text| text_depth(text) > MAX_DEPTH) {
-        return Err(too_deep(what));
-    }
+    check_depth(text.as_deref(), what)?;
     Ok(text)
+}
+
+/// The depth misuse of [`from_js`] for the JSON text of an argument read by [`json_text`].
+pub fn check_depth(text: Option<&str>, what: &str) -> Result<(), Misuse> {
+    match text {
+        Some(text) if text_depth(text) > MAX_DEPTH => Err(too_deep(what)),
+        _ => Ok(()),
+    }
 }
 
 /// Levels of objects and arrays in a JSON text (a scalar is 0, the argument itself is level 1);

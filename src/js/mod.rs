@@ -17,25 +17,87 @@ mod types;
 
 use wasm_bindgen::prelude::*;
 
-use crate::js::convert::{from_js, from_js_text, to_js};
+use std::cell::RefCell;
+
+use crate::js::convert::{Misuse, check_depth, from_js, from_js_text, json_string, to_js};
+
+/// The objects of the last `expand`/`validate` call, kept read for the next one. A console previewing
+/// on every keystroke passes the same objects again and again: objects whose JSON text is the same,
+/// character for character, are not copied into the module and read again (as `PreparedObjects`
+/// does on request), and the answer is the one reading them anew gives. One set is kept; a call with
+/// other objects replaces it.
+struct LastObjects {
+    /// `JSON.stringify(objects)`, a JS string (`None` for `undefined`).
+    json: Option<js_sys::JsString>,
+    objects: api::Objects,
+}
+
+thread_local! {
+    static LAST_OBJECTS: RefCell<Option<LastObjects>> = const { RefCell::new(None) };
+}
+
+/// Whether the kept objects are the ones of this JSON (`false` while they are in use).
+fn objects_kept(json: Option<&js_sys::JsString>) -> bool {
+    LAST_OBJECTS.with(|last| {
+        last.try_borrow()
+            .is_ok_and(|last| last.as_ref().is_some_and(|last| last.json.as_ref() == json))
+    })
+}
 
 /// `expand(vm, objects, options?)`: the VM as the policy (expand mode) would admit it,
 /// `{ok: true, vm, changed, warnings}`, or why it would reject it,
 /// `{ok: false, message, code, causes, warnings}`.
 #[wasm_bindgen(skip_typescript)]
 pub fn expand(vm: JsValue, objects: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-    let (vm, objects, options) = read_review_args(vm, objects, options)?;
-    let result = api::expand(&vm, objects.as_deref(), &options).map_err(convert::Misuse::into_js)?;
-    to_js(&result)
+    to_js(&review(vm, objects, options, api::Objects::expand)?)
 }
 
 /// `validate(vm, objects, options?)`: the policy's validate mode, `{ok: true, warnings}` or
 /// `{ok: false, message, code, causes, warnings}`.
 #[wasm_bindgen(skip_typescript)]
 pub fn validate(vm: JsValue, objects: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-    let (vm, objects, options) = read_review_args(vm, objects, options)?;
-    let result = api::validate(&vm, objects.as_deref(), &options).map_err(convert::Misuse::into_js)?;
-    to_js(&result)
+    to_js(&review(vm, objects, options, api::Objects::validate)?)
+}
+
+/// A review of the objects: `expand` or `validate`.
+type Review = fn(&mut api::Objects, &serde_json::Value, &serde_json::Value) -> Result<serde_json::Value, Misuse>;
+
+/// One `expand` or `validate` call: the arguments read in order (misuse reported in that order),
+/// the objects those of the last call when their JSON is the same ([`LastObjects`]).
+fn review(vm: JsValue, objects: JsValue, options: JsValue, run: Review) -> Result<serde_json::Value, JsValue> {
+    let read = || -> Result<_, Misuse> {
+        let vm = from_js(vm, "vm")?;
+        let json = json_string(objects, "objects")?;
+        // Kept objects passed the depth check when they were read.
+        let text = if objects_kept(json.as_ref()) {
+            None
+        } else {
+            let text = json.as_ref().and_then(|json| json.as_string());
+            check_depth(text.as_deref(), "objects")?;
+            Some(text)
+        };
+        Ok((vm, json, text, from_js(options, "options")?))
+    };
+    let (vm, json, text, options) = read().map_err(Misuse::into_js)?;
+    // Reading the options may have run JS (a `toJSON`) that called in with other objects: the kept
+    // ones are looked at again now, and are only borrowed from here on, when no JS runs.
+    let text = |json: Option<&js_sys::JsString>| text.unwrap_or_else(|| json.and_then(|json| json.as_string()));
+    LAST_OBJECTS
+        .with(|last| match last.try_borrow_mut() {
+            Ok(mut last) => {
+                let kept = match last.take() {
+                    Some(kept) if kept.json == json => kept,
+                    _ => LastObjects {
+                        objects: api::Objects::owned(text(json.as_ref())),
+                        json,
+                    },
+                };
+                run(&mut last.insert(kept).objects, &vm, &options)
+            }
+            // (Only while a call runs, which never calls JS.)
+            Err(_) => run(&mut api::Objects::owned(text(json.as_ref())), &vm, &options),
+        })
+        .map_err(Misuse::into_js)
 }
 
 /// `validateObject(obj)`: admission of an instancetype or preference object (any supported
@@ -55,7 +117,7 @@ pub fn validate_object(object: JsValue) -> Result<JsValue, JsValue> {
 /// releases the copy.
 #[wasm_bindgen(skip_typescript)]
 pub struct PreparedObjects {
-    objects: api::Objects<'static>,
+    objects: api::Objects,
 }
 
 #[wasm_bindgen]
@@ -87,21 +149,6 @@ impl PreparedObjects {
 #[wasm_bindgen(skip_typescript)]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
-}
-
-fn read_review_args(
-    vm: JsValue,
-    objects: JsValue,
-    options: JsValue,
-) -> Result<(serde_json::Value, Option<String>, serde_json::Value), JsValue> {
-    let read = || -> Result<_, convert::Misuse> {
-        Ok((
-            from_js(vm, "vm")?,
-            from_js_text(objects, "objects")?,
-            from_js(options, "options")?,
-        ))
-    };
-    read().map_err(convert::Misuse::into_js)
 }
 
 fn read_vm_and_options(vm: JsValue, options: JsValue) -> Result<(serde_json::Value, serde_json::Value), JsValue> {

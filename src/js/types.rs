@@ -223,7 +223,8 @@ export type ObjectValidationResult = ValidationSuccess | Failure;
  * The VM as the policy in expand mode would admit it: the instancetype and preference applied
  * inline, the matchers removed. Conflicts, failed preference requirements and missing objects are
  * returned as a `Failure`. Throws a `TypeError` only on misuse (`vm` not an object, `objects` not
- * an array of objects, invalid `options`).
+ * an array of objects, invalid `options`). The objects of the last call (of `expand` or
+ * `validate`) are kept: objects with the same JSON as the last call's are not read again.
  */
 export function expand(vm: VirtualMachine, objects: readonly ClusterObject[], options?: Options): ExpandResult;
 
