@@ -15,7 +15,6 @@ use std::time::Instant;
 use hostile_table::{Case, HostAnswer, Outcome, table};
 use kubevirt_instancetype::policy::host::{GetResource, Host, HostSource};
 use kubevirt_instancetype::policy::validate;
-use serde_json::Value;
 
 /// A fake Kubewarden host: the case's objects, its scripted answers, and a log of calls.
 struct FakeHost<'a> {
@@ -24,17 +23,16 @@ struct FakeHost<'a> {
 }
 
 impl Host for &FakeHost<'_> {
-    fn get_resource(&self, request: &GetResource) -> Result<Value, String> {
+    fn get_resource(&self, request: &GetResource) -> Result<String, String> {
         self.calls.borrow_mut().push(request.clone());
         match self
             .case
             .answer(&request.kind, request.namespace.as_deref(), &request.name)
         {
-            HostAnswer::Object(object) => Ok(object),
+            HostAnswer::Object(object) => Ok(object.to_string()),
             HostAnswer::Error(message) => Err(message),
-            // What the guest's SDK makes of bytes that are not JSON (see src/policy/guest.rs).
-            HostAnswer::Payload(text) => serde_json::from_str::<Value>(&text)
-                .map_err(|error| format!("error deserializing get resource response: {error}")),
+            // The bytes as the host sent them: `HostSource` parses them (see src/policy/guest.rs).
+            HostAnswer::Payload(text) => Ok(text),
         }
     }
 }

@@ -1,10 +1,11 @@
 //! `InMemorySource::insert_json` (instancetype and preference specs decoded straight from JSON text)
 //! answers exactly as `InMemorySource::insert` of the parsed text: same errors, same objects, same
 //! specs or the same decoding errors, for the whole common-instancetypes catalogue and for texts
-//! built to trip a decoder that skips the JSON tree.
+//! built to trip a decoder that skips the JSON tree. `Fetched::from_text` (the policy's host
+//! answers) likewise answers as the parsed answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use kubevirt_instancetype::engine::lookup::{InMemorySource, ObjectRef, ObjectSource, ResourceKind};
+use kubevirt_instancetype::engine::lookup::{Fetched, InMemorySource, ObjectRef, ObjectSource, ResourceKind};
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "vms";
@@ -115,6 +116,13 @@ fn a_decoded_spec_is_the_spec_of_the_parsed_object() {
 /// Texts a decoder skipping the JSON tree could get wrong: each must answer as its parsed value.
 #[test]
 fn tricky_texts_answer_as_their_parsed_values() {
+    for text in &tricky_texts() {
+        assert_same(text, "it");
+    }
+}
+
+/// Object texts built to trip a reader that skips the JSON tree; every object is named `it`.
+fn tricky_texts() -> Vec<String> {
     let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     let instancetype = |spec: &str| {
         format!(
@@ -247,9 +255,54 @@ fn tricky_texts_answer_as_their_parsed_values() {
         String::new(),
         format!("{} trailing", instancetype(&format!("{{{cpu_memory}}}"))),
     ];
-    for text in &cases {
-        assert_same(text, "it");
+    cases
+}
+
+/// `Fetched::from_text` (a host answer kept as text, as the policy keeps one) answers every lookup of
+/// the object it was asked as exactly as the parsed answer does, or gives the text back unchanged
+/// for the caller to parse: over the tricky texts and the whole catalogue, asked as every kind.
+#[test]
+fn fetched_text_answers_as_the_fetched_value() {
+    let catalogue = bundle("common-clusterinstancetypes-bundle.json")
+        .into_iter()
+        .chain(bundle("common-clusterpreferences-bundle.json"))
+        .map(|object| object.to_string());
+    let mut kept = 0;
+    for text in tricky_texts().into_iter().chain(catalogue) {
+        let parsed = serde_json::from_str::<Value>(&text).ok();
+        for object in ResourceKind::ALL.map(|kind| ObjectRef::new(kind, Some(NAMESPACE), "it")) {
+            let fetched = match Fetched::from_text(text.clone(), object.kind) {
+                Ok(fetched) => fetched,
+                Err(back) => {
+                    assert_eq!(back, text, "given back changed");
+                    continue;
+                }
+            };
+            kept += 1;
+            let Some(parsed) = parsed.clone() else {
+                panic!("{text}: kept as text as a {:?}, yet a value refuses it", object.kind);
+            };
+            assert_eq!(
+                ResourceKind::of_object(parsed["apiVersion"].as_str().unwrap(), parsed["kind"].as_str().unwrap()),
+                Some(object.kind),
+                "{text}: kept as another kind"
+            );
+            let value = Fetched::value(std::sync::Arc::new(parsed));
+            assert_eq!(
+                fetched.instancetype_spec(&object),
+                value.instancetype_spec(&object),
+                "{text}"
+            );
+            assert_eq!(
+                fetched.preference_spec(&object),
+                value.preference_spec(&object),
+                "{text}"
+            );
+            assert_eq!(fetched.shared(&object), value.shared(&object), "{text}");
+        }
     }
+    // Every bundled object and the plain tricky ones take the text path.
+    assert!(kept > 119, "{kept} texts kept");
 }
 
 /// The two ways a spec's text is decoded (straight into the typed spec natively and in the policy,

@@ -257,6 +257,14 @@ pub trait ObjectSource {
     fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
         decode_preference(self.get_shared(object)?)
     }
+
+    /// The object fetched, for a wrapper that keeps what it fetched ([`RecordingSource`]): the
+    /// default wraps [`ObjectSource::get_shared`]. A source that receives objects as JSON text
+    /// answers with the text ([`Fetched::from_text`]), so that a spec is decoded from it without
+    /// building the object's JSON tree.
+    fn fetch(&self, object: &ObjectRef) -> Result<Fetched, LookupError> {
+        self.get_shared(object).map(Fetched::value)
+    }
 }
 
 fn decode_instancetype(object: Arc<Value>) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
@@ -282,6 +290,52 @@ impl<T: ObjectSource + ?Sized> ObjectSource for &T {
 
     fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
         (**self).preference_spec(object)
+    }
+
+    fn fetch(&self, object: &ObjectRef) -> Result<Fetched, LookupError> {
+        (**self).fetch(object)
+    }
+}
+
+/// One object as a source fetched it: its JSON value, or the JSON text of a `v1beta1` instancetype or
+/// preference, whose spec is decoded from the text when first asked for (the object's JSON value is
+/// only built if someone asks for it). Answers exactly as the parsed text would.
+#[derive(Debug)]
+pub struct Fetched(Held);
+
+impl Fetched {
+    /// An object fetched as a JSON value.
+    pub fn value(object: Arc<Value>) -> Self {
+        Self(Held::Value(object))
+    }
+
+    /// The JSON text of an object asked for as `kind`, kept as text when it is a `v1beta1` object of
+    /// that kind whose spec can be decoded from the text (as [`InMemorySource::insert_json`] keeps
+    /// one); otherwise the text is given back, for the caller to parse (and report its errors).
+    pub fn from_text(text: String, kind: ResourceKind) -> Result<Self, String> {
+        let Some(held) = clean_envelope(&text)
+            .filter(|envelope| ResourceKind::of_object(envelope.api_version, envelope.kind) == Some(kind))
+            .map(|envelope| envelope.spec_at)
+            .map(|spec_at| Held::text(&text, spec_at))
+        else {
+            return Err(text);
+        };
+        Ok(Self(held))
+    }
+
+    /// The object's JSON value (built from the text the first time).
+    pub fn shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
+        self.0.shared(object)
+    }
+
+    /// The instancetype spec of the object (see [`ObjectSource::instancetype_spec`]).
+    pub fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
+        self.0.instancetype_spec(object)
+    }
+
+    /// The preference spec of the object (see [`ObjectSource::preference_spec`]).
+    pub fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
+        self.0.preference_spec(object)
     }
 }
 
@@ -320,6 +374,48 @@ enum DecodedSpec {
 }
 
 impl Held {
+    /// A `v1beta1` instancetype or preference kept as its text, whose spec lies at `spec_at`.
+    fn text(text: &str, spec_at: std::ops::Range<usize>) -> Self {
+        Self::Text {
+            text: Arc::from(text),
+            spec_at,
+            value: OnceLock::new(),
+            spec: OnceLock::new(),
+        }
+    }
+
+    /// The object's JSON value (parsed from the text the first time, for a `Text` object).
+    fn shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
+        match self {
+            Held::Value(value) => Ok(Arc::clone(value)),
+            Held::Text { text, value, .. } => {
+                if let Some(parsed) = value.get() {
+                    return Ok(Arc::clone(parsed));
+                }
+                // The text was read as a value would read it when it was kept, so this cannot fail.
+                let parsed: Value = serde_json::from_str(text).map_err(|error| LookupError::Failed {
+                    object: object.clone(),
+                    message: error.to_string(),
+                })?;
+                Ok(Arc::clone(value.get_or_init(|| Arc::new(parsed))))
+            }
+        }
+    }
+
+    fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
+        match self.decoded_spec(object.kind) {
+            Some(DecodedSpec::Instancetype(spec)) => Ok(Arc::clone(spec)),
+            _ => decode_instancetype(self.shared(object)?),
+        }
+    }
+
+    fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
+        match self.decoded_spec(object.kind) {
+            Some(DecodedSpec::Preference(spec)) => Ok(Arc::clone(spec)),
+            _ => decode_preference(self.shared(object)?),
+        }
+    }
+
     /// The spec decoded from the text (once), for a `Text` object.
     fn decoded_spec(&self, kind: ResourceKind) -> Option<&DecodedSpec> {
         let Self::Text {
@@ -504,6 +600,47 @@ impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
     }
 }
 
+/// What the text path reads of a `v1beta1` instancetype or preference.
+struct CleanEnvelope<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    name: Option<&'a str>,
+    namespace: Option<&'a str>,
+    /// Where the `spec` member's text lies in the object's text.
+    spec_at: std::ops::Range<usize>,
+}
+
+/// The envelope of a `v1beta1` object whose spec may be decoded from its text: read as a JSON value
+/// would read it, with a `spec` member that reading would not refuse either. `None` for anything
+/// else (not an object, another version, no spec, text a value would refuse, duplicate keys), which
+/// takes the general path.
+fn clean_envelope(text: &str) -> Option<CleanEnvelope<'_>> {
+    // An object only: the derived `Deserialize` would also read an array as the envelope's fields.
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
+    let (api_version, kind) = (envelope.api_version?, envelope.kind?);
+    if api_version != "instancetype.kubevirt.io/v1beta1" {
+        return None;
+    }
+    let metadata = envelope.metadata?;
+    let spec = envelope.spec?.get();
+    // The spec's text was skipped, not read: text that reading may refuse takes the general path.
+    if legacy::may_hold_unparsable(spec) {
+        return None;
+    }
+    // The spec's text is borrowed from `text`: its offset is the distance between the two.
+    let start = (spec.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    Some(CleanEnvelope {
+        api_version,
+        kind,
+        name: metadata.name,
+        namespace: metadata.namespace,
+        spec_at: start..start.checked_add(spec.len())?,
+    })
+}
+
 impl InMemorySource {
     /// An empty source.
     pub fn new() -> Self {
@@ -532,13 +669,7 @@ impl InMemorySource {
     /// parsed text had been inserted.
     pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
         if let Some((key, spec_at)) = self.read_envelope(text, default_namespace) {
-            let held = Held::Text {
-                text: Arc::from(text),
-                spec_at,
-                value: OnceLock::new(),
-                spec: OnceLock::new(),
-            };
-            self.objects.insert(key, held);
+            self.objects.insert(key, Held::text(text, spec_at));
             return Ok(());
         }
         let object = serde_json::from_str(text).map_err(|error| format!("not a JSON object: {error}"))?;
@@ -552,29 +683,18 @@ impl InMemorySource {
         text: &str,
         default_namespace: Option<&str>,
     ) -> Option<(ObjectRef, std::ops::Range<usize>)> {
-        // An object only: the derived `Deserialize` would also read an array as the envelope's fields.
-        if !text.trim_start().starts_with('{') {
-            return None;
-        }
-        let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
-        let (api_version, kind) = (envelope.api_version?, envelope.kind?);
-        if api_version != "instancetype.kubevirt.io/v1beta1" {
-            return None;
-        }
-        let metadata = envelope.metadata?;
-        let spec = envelope.spec?.get();
-        // The spec's text was skipped, not read: text that reading may refuse takes the general path.
-        if legacy::may_hold_unparsable(spec) {
-            return None;
-        }
-        // The spec's text is borrowed from `text`: its offset is the distance between the two.
-        let start = (spec.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-        let spec_at = start..start.checked_add(spec.len())?;
+        let envelope = clean_envelope(text)?;
         // Last: the key notes a default namespace taken, only once the text path is certain.
         let key = self
-            .key(api_version, kind, metadata.name, metadata.namespace, default_namespace)
+            .key(
+                envelope.api_version,
+                envelope.kind,
+                envelope.name,
+                envelope.namespace,
+                default_namespace,
+            )
             .ok()?;
-        Some((key, spec_at))
+        Some((key, envelope.spec_at))
     }
 
     /// The key of an object, noting when it takes the default namespace.
@@ -630,42 +750,25 @@ impl ObjectSource for InMemorySource {
     }
 
     fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
-        match self.held(object)? {
-            Held::Value(value) => Ok(Arc::clone(value)),
-            Held::Text { text, value, .. } => {
-                if let Some(parsed) = value.get() {
-                    return Ok(Arc::clone(parsed));
-                }
-                // The text was parsed once already when it was inserted, so this cannot fail.
-                let parsed: Value = serde_json::from_str(text).map_err(|error| LookupError::Failed {
-                    object: object.clone(),
-                    message: error.to_string(),
-                })?;
-                Ok(Arc::clone(value.get_or_init(|| Arc::new(parsed))))
-            }
-        }
+        self.held(object)?.shared(object)
     }
 
     fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
-        match self.held(object)?.decoded_spec(object.kind) {
-            Some(DecodedSpec::Instancetype(spec)) => Ok(Arc::clone(spec)),
-            _ => decode_instancetype(self.get_shared(object)?),
-        }
+        self.held(object)?.instancetype_spec(object)
     }
 
     fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
-        match self.held(object)?.decoded_spec(object.kind) {
-            Some(DecodedSpec::Preference(spec)) => Ok(Arc::clone(spec)),
-            _ => decode_preference(self.get_shared(object)?),
-        }
+        self.held(object)?.preference_spec(object)
     }
 }
 
 /// One remembered answer of a [`RecordingSource`].
-type SharedAnswer = Result<Arc<Value>, LookupError>;
+type SharedAnswer = Result<Arc<Fetched>, LookupError>;
 
 /// Wraps a source and remembers every answer, so each object is fetched at most once and the
-/// sequence of lookups can be inspected (the policy's replay contract depends on it).
+/// sequence of lookups can be inspected (the policy's replay contract depends on it). Answers are
+/// kept as the inner source fetched them ([`ObjectSource::fetch`]): a spec fetched as text is decoded
+/// from the text, once.
 #[derive(Debug)]
 pub struct RecordingSource<S> {
     inner: S,
@@ -690,6 +793,16 @@ impl<S: ObjectSource> RecordingSource<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
+
+    /// The answer for `object`: the remembered one, or the inner source's (remembered).
+    fn fetched(&self, object: &ObjectRef) -> SharedAnswer {
+        if let Some((_, answer)) = self.answers.borrow().iter().find(|(asked, _)| asked == object) {
+            return answer.clone();
+        }
+        let answer = self.inner.fetch(object).map(Arc::new);
+        self.answers.borrow_mut().push((object.clone(), answer.clone()));
+        answer
+    }
 }
 
 impl<S: ObjectSource> ObjectSource for RecordingSource<S> {
@@ -698,11 +811,14 @@ impl<S: ObjectSource> ObjectSource for RecordingSource<S> {
     }
 
     fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
-        if let Some((_, answer)) = self.answers.borrow().iter().find(|(asked, _)| asked == object) {
-            return answer.clone();
-        }
-        let answer = self.inner.get_shared(object);
-        self.answers.borrow_mut().push((object.clone(), answer.clone()));
-        answer
+        self.fetched(object)?.shared(object)
+    }
+
+    fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
+        self.fetched(object)?.instancetype_spec(object)
+    }
+
+    fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
+        self.fetched(object)?.preference_spec(object)
     }
 }

@@ -1,14 +1,13 @@
 //! The waPC guest: the entry points a Kubewarden host calls, and lookups through its
 //! `kubewarden/kubernetes/get_resource` capability. Only this file uses the Kubewarden SDK.
 
-use kubewarden_policy_sdk::host_capabilities::kubernetes::{GetResourceRequest, get_resource};
+use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self, CallResult};
-use kubewarden_policy_sdk::{Error, accept_request, mutate_request, protocol_version_guest, reject_request};
-use serde_json::Value;
+use kubewarden_policy_sdk::{accept_request, mutate_request, protocol_version_guest, reject_request};
 
-use crate::policy::host::{GetResource, Host, HostSource};
+use crate::policy::host::{GetResource, Host, HostSource, unreadable_answer};
 use crate::policy::response::PolicyResponse;
 
 /// Registers the policy's waPC functions; the host calls it once after instantiating the module.
@@ -61,11 +60,13 @@ fn respond(response: PolicyResponse) -> CallResult {
     }
 }
 
-/// The Kubewarden host's `get_resource`.
+/// The Kubewarden host's `get_resource`, called as the SDK's `get_resource` calls it (the same request
+/// payload, the same error texts) but answering the object's JSON text: the SDK would parse it into
+/// the type asked for, and the policy decodes a spec from the text instead ([`HostSource`]).
 struct KubewardenHost;
 
 impl Host for KubewardenHost {
-    fn get_resource(&self, request: &GetResource) -> Result<Value, String> {
+    fn get_resource(&self, request: &GetResource) -> Result<String, String> {
         let request = GetResourceRequest {
             api_version: request.api_version.clone(),
             kind: request.kind.clone(),
@@ -74,14 +75,20 @@ impl Host for KubewardenHost {
             disable_cache: request.disable_cache,
             field_masks: None,
         };
-        match get_resource::<Value>(&request) {
-            Ok(object) => Ok(object),
-            // The host's own text ("Cannot find ..." for a missing object), without the SDK's prefix.
-            Err(Error::HostCall { source, .. }) => {
-                let text = source.to_string();
+        let payload = serde_json::to_vec(&request).map_err(|error| error.to_string())?;
+        match wapc_guest::host_call("kubewarden", "kubernetes", "get_resource", &payload) {
+            // Text that is not UTF-8 is not JSON either: the error the SDK's parse would give.
+            Ok(answer) => String::from_utf8(answer).map_err(|not_text| {
+                match serde_json::from_slice::<serde_json::Value>(not_text.as_bytes()) {
+                    Err(error) => unreadable_answer(&error),
+                    Ok(_) => "the host's answer is not UTF-8 text".to_owned(),
+                }
+            }),
+            // The host's own text ("Cannot find ..." for a missing object), without the waPC prefix.
+            Err(error) => {
+                let text = error.to_string();
                 Err(text.strip_prefix("Host error: ").unwrap_or(&text).to_owned())
             }
-            Err(other) => Err(other.to_string()),
         }
     }
 }

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engine::lookup::{LookupError, ObjectRef, ObjectSource};
+use std::sync::Arc;
+
+use crate::engine::lookup::{Fetched, LookupError, ObjectRef, ObjectSource};
 
 /// The payload of a `get_resource` host call, field for field the SDK's `GetResourceRequest`
 /// (and what kwctl records as `!KubernetesGetResource`).
@@ -39,10 +41,15 @@ impl GetResource {
     }
 }
 
-/// The host's `get_resource` capability: the object, or the host's error text.
+/// The host's `get_resource` capability: the object's JSON text, or the host's error text.
 pub trait Host {
     /// Performs one `get_resource` call.
-    fn get_resource(&self, request: &GetResource) -> Result<Value, String>;
+    fn get_resource(&self, request: &GetResource) -> Result<String, String>;
+}
+
+/// The error text of a host answer that is not JSON, worded as the SDK's `get_resource` words it.
+pub fn unreadable_answer(error: &serde_json::Error) -> String {
+    format!("error deserializing get resource response: {error}")
 }
 
 /// The text by which a Kubewarden host reports a missing object:
@@ -63,7 +70,10 @@ pub fn lookup_error(object: &ObjectRef, host_message: &str) -> LookupError {
     }
 }
 
-/// An [`ObjectSource`] answering from a [`Host`].
+/// An [`ObjectSource`] answering from a [`Host`]. A `v1beta1` instancetype or preference is kept
+/// as the text the host sent ([`Fetched::from_text`]): wrapped in a `RecordingSource`, as the
+/// policy does, its spec is decoded from the text without building the object's JSON tree (its
+/// metadata, annotations included, is most of it).
 #[derive(Debug, Clone)]
 pub struct HostSource<H> {
     host: H,
@@ -78,13 +88,27 @@ impl<H: Host> HostSource<H> {
 
 impl<H: Host> ObjectSource for HostSource<H> {
     fn get(&self, object: &ObjectRef) -> Result<Value, LookupError> {
+        self.fetch(object)?.shared(object).map(|found| Value::clone(&found))
+    }
+
+    fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
+        self.fetch(object)?.shared(object)
+    }
+
+    fn fetch(&self, object: &ObjectRef) -> Result<Fetched, LookupError> {
         let request = GetResource::for_object(object);
-        let value = self
+        let text = self
             .host
             .get_resource(&request)
             .map_err(|message| lookup_error(object, &message))?;
+        let text = match Fetched::from_text(text, object.kind) {
+            Ok(fetched) => return Ok(fetched),
+            Err(text) => text,
+        };
+        let value: Value =
+            serde_json::from_str(&text).map_err(|error| lookup_error(object, &unreadable_answer(&error)))?;
         if value.is_object() {
-            Ok(value)
+            Ok(Fetched::value(Arc::new(value)))
         } else {
             Err(LookupError::Failed {
                 object: object.clone(),

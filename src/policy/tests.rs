@@ -47,13 +47,13 @@ impl FakeHost {
 }
 
 impl Host for &FakeHost {
-    fn get_resource(&self, request: &GetResource) -> Result<Value, String> {
+    fn get_resource(&self, request: &GetResource) -> Result<String, String> {
         self.calls.borrow_mut().push(request.clone());
         if let Some(message) = self.errors.get(&request.name) {
             return Err(message.clone());
         }
         let key = (request.kind.clone(), request.namespace.clone(), request.name.clone());
-        self.objects.get(&key).cloned().ok_or_else(|| {
+        self.objects.get(&key).map(Value::to_string).ok_or_else(|| {
             format!(
                 "Cannot find {}/{} named '{}' inside of namespace '{:?}'",
                 request.api_version, request.kind, request.name, request.namespace
@@ -688,11 +688,55 @@ fn host_requests_follow_the_replay_contract() {
 }
 
 #[test]
+fn host_answers_are_fetched_once_and_specs_decoded_from_their_text() {
+    let mut annotated = cluster_instancetype("u1.medium", 2, "4Gi");
+    annotated["metadata"]["annotations"] = json!({"description": "a long text\nwith escapes \"and quotes\""});
+    let preference = cluster_preference("fedora", json!({"devices": {"preferredDiskBus": "virtio"}}));
+    let host = host().with(annotated.clone()).with(preference.clone());
+    let source = RecordingSource::new(HostSource::new(&host));
+    let it = ObjectRef::new(ResourceKind::ClusterInstancetype, None, "u1.medium");
+    let pref = ObjectRef::new(ResourceKind::ClusterPreference, None, "fedora");
+    for _ in 0..2 {
+        let spec = source.instancetype_spec(&it).unwrap();
+        assert_eq!(
+            *spec,
+            crate::engine::model::legacy::instancetype_spec_from_object(&annotated).unwrap()
+        );
+        assert_eq!(*source.get_shared(&it).unwrap(), annotated);
+        let spec = source.preference_spec(&pref).unwrap();
+        assert_eq!(
+            *spec,
+            crate::engine::model::legacy::preference_spec_from_object(&preference).unwrap()
+        );
+    }
+    assert_eq!(host.calls().len(), 2, "{:?}", host.calls());
+    assert_eq!(source.requested(), vec![it.clone(), pref]);
+    // Asked as another kind, the text is not taken for that kind's spec: decoding names the mismatch.
+    let host = host_with_answer_for("u1.medium", &annotated);
+    let wrong = ObjectRef::new(ResourceKind::ClusterPreference, None, "u1.medium");
+    let error = RecordingSource::new(HostSource::new(&host))
+        .preference_spec(&wrong)
+        .unwrap_err();
+    let expected = crate::engine::model::legacy::preference_spec_from_object(&annotated).unwrap_err();
+    assert_eq!(error, crate::engine::lookup::SpecLookupError::Decode(expected));
+}
+
+/// A host answering `object` whatever kind is asked for `name`.
+fn host_with_answer_for(name: &str, object: &Value) -> FakeHost {
+    let mut host = host();
+    for kind in ["VirtualMachineClusterInstancetype", "VirtualMachineClusterPreference"] {
+        host.objects
+            .insert((kind.to_owned(), None, name.to_owned()), object.clone());
+    }
+    host
+}
+
+#[test]
 fn a_host_answer_that_is_not_an_object_is_a_failed_lookup() {
     struct Weird;
     impl Host for Weird {
-        fn get_resource(&self, _: &GetResource) -> Result<Value, String> {
-            Ok(json!([1, 2]))
+        fn get_resource(&self, _: &GetResource) -> Result<String, String> {
+            Ok("[1, 2]".to_owned())
         }
     }
     let object = ObjectRef::new(ResourceKind::DataSource, Some("vms"), "fedora");
