@@ -2,14 +2,15 @@
 //! `wasm-bindgen` (built only for `wasm32-unknown-unknown`; nothing of waPC or Kubewarden here).
 //!
 //! Exports `expand`, `validate`, `validateObject`, `version` and the class `PreparedObjects` (the
-//! objects read once for many `expand`/`validate` calls). Arguments are plain JS values read
+//! objects read once for many `expand`/`validate` calls); `expand` and `validate` also keep the
+//! objects of their last call (`LastObjects`). Arguments are plain JS values read
 //! as JSON; results are plain objects (never `Map`). Domain outcomes are returned as tagged
 //! results (`{ok: true, ...}` / `{ok: false, message, code, causes, warnings}`); only misuse (a VM
 //! that is not an object, `objects` that is not an array, unknown or invalid options) throws a
 //! `TypeError`. `expand` and `validate` run [`crate::engine::review::review_vm`], the decision the
 //! Kubewarden policy makes, with the policy's settings as `options`.
 //!
-//! The TypeScript declarations are hand-written in [`types`] (the exports skip the generated ones).
+//! The TypeScript declarations are hand-written in `types` (the exports skip the generated ones).
 
 mod api;
 mod convert;

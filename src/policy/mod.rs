@@ -1,7 +1,7 @@
 //! The Kubewarden policy face: a mutating, context-aware admission policy over the [`crate::engine`].
 //!
 //! Everything here is plain Rust with no Kubewarden SDK types, so it builds and is tested natively;
-//! only [`guest`] (compiled for `wasm32-wasip1`) touches the SDK and the waPC host.
+//! only `guest` (compiled for `wasm32-wasip1`) touches the SDK and the waPC host.
 //!
 //! [`validate`] handles one `validate` call:
 //! - `VirtualMachine` (`kubevirt.io`) CREATE/UPDATE → [`review_vm`] (expand or validate mode,
