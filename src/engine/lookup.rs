@@ -442,11 +442,8 @@ impl Held {
 }
 
 /// The parts of an object [`InMemorySource::insert_json`] reads without building a JSON tree: its
-/// `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`, and where its `spec` lies. Every
-/// other member is read through [`Checked`]; the `spec` member's text is skipped (it is screened and
-/// decoded on its own). Read from a JSON object only: a derived `Deserialize` would also take an array
-/// as the struct's fields in order (found by fuzzing), where the parsed object has no name at all.
-/// A repeated known key is an error (the parsed object keeps the last one; the general path decides).
+/// `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`, and where its `spec` lies. Read as
+/// [`KnownMembers`]; the `spec` member's text is skipped (it is screened and decoded on its own).
 #[derive(Default)]
 struct Envelope<'a> {
     api_version: Option<&'a str>,
@@ -455,91 +452,89 @@ struct Envelope<'a> {
     spec: Option<&'a RawValue>,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectOnly<'a>(std::marker::PhantomData<&'a ()>);
+impl<'de: 'a, 'a> KnownMembers<'de> for Envelope<'a> {
+    const KEYS: &'static [&'static str] = &["apiVersion", "kind", "metadata", "spec"];
 
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ObjectOnly<'a> {
-            type Value = Envelope<'a>;
-
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("an object")
-            }
-
-            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut envelope = Envelope::default();
-                let (mut api_version, mut kind, mut metadata, mut spec) = (false, false, false, false);
-                // A key with escapes cannot be borrowed and fails the read: the general path takes it.
-                while let Some(key) = map.next_key::<&'de str>()? {
-                    let seen = match key {
-                        "apiVersion" => &mut api_version,
-                        "kind" => &mut kind,
-                        "metadata" => &mut metadata,
-                        "spec" => &mut spec,
-                        _ => {
-                            map.next_value::<Checked>()?;
-                            continue;
-                        }
-                    };
-                    if std::mem::replace(seen, true) {
-                        return Err(serde::de::Error::custom("duplicate key"));
-                    }
-                    match key {
-                        "apiVersion" => envelope.api_version = map.next_value()?,
-                        "kind" => envelope.kind = map.next_value()?,
-                        "metadata" => envelope.metadata = map.next_value()?,
-                        _ => envelope.spec = map.next_value()?,
-                    }
-                }
-                Ok(envelope)
-            }
+    fn read<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<(), M::Error> {
+        match key {
+            "apiVersion" => self.api_version = map.next_value()?,
+            "kind" => self.kind = map.next_value()?,
+            "metadata" => self.metadata = map.next_value()?,
+            _ => self.spec = map.next_value()?,
         }
-
-        deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
+        Ok(())
     }
 }
 
-/// `metadata.name` and `metadata.namespace`, read as [`Envelope`] is (from a JSON object only, other
-/// members through [`Checked`]).
+/// `metadata.name` and `metadata.namespace`, read as [`KnownMembers`].
+#[derive(Default)]
 struct EnvelopeMetadata<'a> {
     name: Option<&'a str>,
     namespace: Option<&'a str>,
 }
 
+impl<'de: 'a, 'a> KnownMembers<'de> for EnvelopeMetadata<'a> {
+    const KEYS: &'static [&'static str] = &["name", "namespace"];
+
+    fn read<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<(), M::Error> {
+        match key {
+            "name" => self.name = map.next_value()?,
+            _ => self.namespace = map.next_value()?,
+        }
+        Ok(())
+    }
+}
+
+/// A few members of a JSON object read without building a JSON tree, every other member read through
+/// [`Checked`]. Read from a JSON object only: a derived `Deserialize` would also take an array as the
+/// struct's fields in order (found by fuzzing), where the parsed object has no such members at all.
+/// A key with escapes cannot be borrowed and a known key may come only once (the parsed object keeps
+/// the last one): both fail the read, and the general path, which parses, decides.
+trait KnownMembers<'de>: Default {
+    /// The members read (at most 32).
+    const KEYS: &'static [&'static str];
+
+    /// Reads the value of `key`, one of [`KnownMembers::KEYS`].
+    fn read<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<(), M::Error>;
+}
+
+/// Deserializes any [`KnownMembers`] from a JSON object.
+struct ObjectOnly<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: KnownMembers<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+    type Value = T;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an object")
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<T, M::Error> {
+        let mut members = T::default();
+        let mut seen = 0_u32;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let Some(index) = T::KEYS.iter().position(|known| *known == key) else {
+                map.next_value::<Checked>()?;
+                continue;
+            };
+            let bit = 1_u32.checked_shl(u32::try_from(index).unwrap_or(u32::MAX)).unwrap_or(0);
+            if seen & bit != 0 {
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            seen |= bit;
+            members.read(key, &mut map)?;
+        }
+        Ok(members)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
+    }
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for EnvelopeMetadata<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectOnly<'a>(std::marker::PhantomData<&'a ()>);
-
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ObjectOnly<'a> {
-            type Value = EnvelopeMetadata<'a>;
-
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("an object")
-            }
-
-            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let (mut name, mut namespace) = (None, None);
-                while let Some(key) = map.next_key::<&'de str>()? {
-                    let slot = match key {
-                        "name" => &mut name,
-                        "namespace" => &mut namespace,
-                        _ => {
-                            map.next_value::<Checked>()?;
-                            continue;
-                        }
-                    };
-                    if slot.is_some() {
-                        return Err(serde::de::Error::custom("duplicate key"));
-                    }
-                    *slot = Some(map.next_value::<Option<&'de str>>()?);
-                }
-                Ok(EnvelopeMetadata {
-                    name: name.flatten(),
-                    namespace: namespace.flatten(),
-                })
-            }
-        }
-
         deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
     }
 }
