@@ -150,7 +150,7 @@ pub fn set_vmi_defaults(
     if let Some(limit) = limits_cpu.as_ref().filter(|q| !q.is_zero()) {
         if requests_cpu.as_ref().is_none_or(Quantity::is_zero) {
             let requests = json::object_path(domain, &domain_path(), &["resources", "requests"])?;
-            json::put(requests, "cpu", Value::from(limit.to_string()));
+            json::put(requests, "cpu", Value::from(limit.to_canonical_string()));
         }
     }
 
@@ -167,7 +167,7 @@ pub fn set_vmi_defaults(
             .and_then(Value::as_str)
             .and_then(|s| Quantity::parse(s).ok());
         if let Some(guest) = requests_memory.or(limits_memory).or(page_size) {
-            json::put(memory, "guest", Value::from(guest.to_string()));
+            json::put(memory, "guest", Value::from(guest.to_canonical_string()));
         }
     }
 

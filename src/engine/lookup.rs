@@ -10,10 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
+use crate::engine::json_text;
 use crate::engine::model::legacy::{self, DecodeError};
 use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
 
@@ -313,14 +312,14 @@ impl Fetched {
     /// that kind whose spec can be decoded from the text (as [`InMemorySource::insert_json`] keeps
     /// one); otherwise the text is given back, for the caller to parse (and report its errors).
     pub fn from_text(text: String, kind: ResourceKind) -> Result<Self, String> {
-        let Some(held) = clean_envelope(&text)
+        let spec_at = clean_envelope(&text)
             .filter(|envelope| ResourceKind::of_object(envelope.api_version, envelope.kind) == Some(kind))
-            .map(|envelope| envelope.spec_at)
-            .map(|spec_at| Held::text(&text, spec_at))
-        else {
-            return Err(text);
-        };
-        Ok(Self(held))
+            .map(|envelope| envelope.spec_at);
+        match spec_at {
+            // The text moves in (no copy).
+            Some(spec_at) => Ok(Self(Held::text(text, spec_at))),
+            None => Err(text),
+        }
     }
 
     /// The object's JSON value (built from the text the first time).
@@ -353,18 +352,23 @@ pub struct InMemorySource {
 enum Held {
     /// Inserted as a JSON value.
     Value(Arc<Value>),
-    /// A `v1beta1` instancetype or preference inserted as JSON text. Its spec is decoded from the
-    /// `spec` member's text when first asked for (a catalogue of objects costs only the ones used),
-    /// and the JSON value of the whole object is only built if someone asks for it.
-    Text {
-        text: Arc<str>,
-        /// Where the `spec` member's text lies in `text`.
-        spec_at: std::ops::Range<usize>,
-        value: OnceLock<Arc<Value>>,
-        /// The decoded spec; `None` inside when the text does not decode (the JSON value's
-        /// decoding then gives the error).
-        spec: OnceLock<Option<DecodedSpec>>,
-    },
+    /// A `v1beta1` instancetype or preference inserted as JSON text (shared by clones of the source,
+    /// with whatever was decoded from it).
+    Text(Arc<TextObject>),
+}
+
+/// A `v1beta1` instancetype or preference kept as its JSON text. Its spec is decoded from the `spec`
+/// member's text when first asked for (a catalogue of objects costs only the ones used), and the JSON
+/// value of the whole object is only built if someone asks for it.
+#[derive(Debug)]
+struct TextObject {
+    text: Box<str>,
+    /// Where the `spec` member's text lies in `text` (screened by [`legacy::may_hold_unparsable`]).
+    spec_at: std::ops::Range<usize>,
+    value: OnceLock<Arc<Value>>,
+    /// The decoded spec; `None` inside when the text does not decode (the JSON value's decoding then
+    /// gives the error).
+    spec: OnceLock<Option<DecodedSpec>>,
 }
 
 #[derive(Debug, Clone)]
@@ -375,29 +379,29 @@ enum DecodedSpec {
 
 impl Held {
     /// A `v1beta1` instancetype or preference kept as its text, whose spec lies at `spec_at`.
-    fn text(text: &str, spec_at: std::ops::Range<usize>) -> Self {
-        Self::Text {
-            text: Arc::from(text),
+    fn text(text: impl Into<Box<str>>, spec_at: std::ops::Range<usize>) -> Self {
+        Self::Text(Arc::new(TextObject {
+            text: text.into(),
             spec_at,
             value: OnceLock::new(),
             spec: OnceLock::new(),
-        }
+        }))
     }
 
     /// The object's JSON value (parsed from the text the first time, for a `Text` object).
     fn shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
         match self {
             Held::Value(value) => Ok(Arc::clone(value)),
-            Held::Text { text, value, .. } => {
-                if let Some(parsed) = value.get() {
+            Held::Text(kept) => {
+                if let Some(parsed) = kept.value.get() {
                     return Ok(Arc::clone(parsed));
                 }
                 // The text was read as a value would read it when it was kept, so this cannot fail.
-                let parsed: Value = serde_json::from_str(text).map_err(|error| LookupError::Failed {
+                let parsed: Value = serde_json::from_str(&kept.text).map_err(|error| LookupError::Failed {
                     object: object.clone(),
                     message: error.to_string(),
                 })?;
-                Ok(Arc::clone(value.get_or_init(|| Arc::new(parsed))))
+                Ok(Arc::clone(kept.value.get_or_init(|| Arc::new(parsed))))
             }
         }
     }
@@ -418,222 +422,36 @@ impl Held {
 
     /// The spec decoded from the text (once), for a `Text` object.
     fn decoded_spec(&self, kind: ResourceKind) -> Option<&DecodedSpec> {
-        let Self::Text {
-            text, spec_at, spec, ..
-        } = self
-        else {
+        let Self::Text(kept) = self else {
             return None;
         };
-        spec.get_or_init(|| {
-            let spec_text = text.get(spec_at.clone())?;
-            match kind {
-                ResourceKind::Instancetype | ResourceKind::ClusterInstancetype => {
-                    legacy::v1beta1_instancetype_spec_from_text(spec_text)
-                        .map(|s| DecodedSpec::Instancetype(Arc::new(s)))
+        kept.spec
+            .get_or_init(|| {
+                let spec_text = kept.text.get(kept.spec_at.clone())?;
+                match kind {
+                    ResourceKind::Instancetype | ResourceKind::ClusterInstancetype => {
+                        legacy::v1beta1_instancetype_spec_from_screened_text(spec_text)
+                            .map(|s| DecodedSpec::Instancetype(Arc::new(s)))
+                    }
+                    ResourceKind::Preference | ResourceKind::ClusterPreference => {
+                        legacy::v1beta1_preference_spec_from_screened_text(spec_text)
+                            .map(|s| DecodedSpec::Preference(Arc::new(s)))
+                    }
+                    _ => None,
                 }
-                ResourceKind::Preference | ResourceKind::ClusterPreference => {
-                    legacy::v1beta1_preference_spec_from_text(spec_text).map(|s| DecodedSpec::Preference(Arc::new(s)))
-                }
-                _ => None,
-            }
-        })
-        .as_ref()
+            })
+            .as_ref()
     }
 }
 
-/// The parts of an object [`InMemorySource::insert_json`] reads without building a JSON tree: its
-/// `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`, and where its `spec` lies. Read as
-/// [`KnownMembers`]; the `spec` member's text is skipped (it is screened and decoded on its own).
-#[derive(Default)]
-struct Envelope<'a> {
-    api_version: Option<&'a str>,
-    kind: Option<&'a str>,
-    metadata: Option<EnvelopeMetadata<'a>>,
-    spec: Option<&'a RawValue>,
-}
-
-impl<'de: 'a, 'a> KnownMembers<'de> for Envelope<'a> {
-    const KEYS: &'static [&'static str] = &["apiVersion", "kind", "metadata", "spec"];
-
-    fn read<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<(), M::Error> {
-        match key {
-            "apiVersion" => self.api_version = map.next_value()?,
-            "kind" => self.kind = map.next_value()?,
-            "metadata" => self.metadata = map.next_value()?,
-            _ => self.spec = map.next_value()?,
-        }
-        Ok(())
-    }
-}
-
-/// `metadata.name` and `metadata.namespace`, read as [`KnownMembers`].
-#[derive(Default)]
-struct EnvelopeMetadata<'a> {
-    name: Option<&'a str>,
-    namespace: Option<&'a str>,
-}
-
-impl<'de: 'a, 'a> KnownMembers<'de> for EnvelopeMetadata<'a> {
-    const KEYS: &'static [&'static str] = &["name", "namespace"];
-
-    fn read<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<(), M::Error> {
-        match key {
-            "name" => self.name = map.next_value()?,
-            _ => self.namespace = map.next_value()?,
-        }
-        Ok(())
-    }
-}
-
-/// A few members of a JSON object read without building a JSON tree, every other member read through
-/// [`Checked`]. Read from a JSON object only: a derived `Deserialize` would also take an array as the
-/// struct's fields in order (found by fuzzing), where the parsed object has no such members at all.
-/// A key with escapes cannot be borrowed and a known key may come only once (the parsed object keeps
-/// the last one): both fail the read, and the general path, which parses, decides.
-trait KnownMembers<'de>: Default {
-    /// The members read (at most 32).
-    const KEYS: &'static [&'static str];
-
-    /// Reads the value of `key`, one of [`KnownMembers::KEYS`].
-    fn read<M: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<(), M::Error>;
-}
-
-/// Deserializes any [`KnownMembers`] from a JSON object.
-struct ObjectOnly<T>(std::marker::PhantomData<T>);
-
-impl<'de, T: KnownMembers<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
-    type Value = T;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("an object")
-    }
-
-    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<T, M::Error> {
-        let mut members = T::default();
-        let mut seen = 0_u32;
-        while let Some(key) = map.next_key::<&'de str>()? {
-            let Some(index) = T::KEYS.iter().position(|known| *known == key) else {
-                map.next_value::<Checked>()?;
-                continue;
-            };
-            let bit = 1_u32.checked_shl(u32::try_from(index).unwrap_or(u32::MAX)).unwrap_or(0);
-            if seen & bit != 0 {
-                return Err(serde::de::Error::custom("duplicate key"));
-            }
-            seen |= bit;
-            members.read(key, &mut map)?;
-        }
-        Ok(members)
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for EnvelopeMetadata<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
-    }
-}
-
-/// A JSON value read and dropped, checked as reading it into a `serde_json::Value` checks it:
-/// numbers are read (one beyond `f64`'s range fails), strings decoded (a lone surrogate escape
-/// fails) and nesting counted (past 128 levels fails). Serde's `IgnoredAny` only skips the text and
-/// accepts all three, where the parsed object is refused.
-struct Checked;
-
-impl<'de> Deserialize<'de> for Checked {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(CheckedVisitor)
-    }
-}
-
-struct CheckedVisitor;
-
-impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
-    type Value = Checked;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_unit<E>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Checked, A::Error> {
-        while items.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<Checked, A::Error> {
-        while entries.next_entry::<Checked, Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-}
-
-/// What the text path reads of a `v1beta1` instancetype or preference.
-struct CleanEnvelope<'a> {
-    api_version: &'a str,
-    kind: &'a str,
-    name: Option<&'a str>,
-    namespace: Option<&'a str>,
-    /// Where the `spec` member's text lies in the object's text.
-    spec_at: std::ops::Range<usize>,
-}
-
-/// The envelope of a `v1beta1` object whose spec may be decoded from its text: read as a JSON value
-/// would read it, with a `spec` member that reading would not refuse either. `None` for anything
-/// else (not an object, another version, no spec, text a value would refuse, duplicate keys), which
-/// takes the general path.
-fn clean_envelope(text: &str) -> Option<CleanEnvelope<'_>> {
-    // An object only: the derived `Deserialize` would also read an array as the envelope's fields.
-    if !text.trim_start().starts_with('{') {
-        return None;
-    }
-    let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
-    let (api_version, kind) = (envelope.api_version?, envelope.kind?);
-    if api_version != "instancetype.kubevirt.io/v1beta1" {
-        return None;
-    }
-    let metadata = envelope.metadata?;
-    let spec = envelope.spec?.get();
-    // The spec's text was skipped, not read: text that reading may refuse takes the general path.
-    if legacy::may_hold_unparsable(spec) {
-        return None;
-    }
-    // The spec's text is borrowed from `text`: its offset is the distance between the two.
-    let start = (spec.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    Some(CleanEnvelope {
-        api_version,
-        kind,
-        name: metadata.name,
-        namespace: metadata.namespace,
-        spec_at: start..start.checked_add(spec.len())?,
-    })
+/// The envelope of a `v1beta1` object whose spec may be decoded from its text: read by
+/// [`json_text::read_envelope`], which vouches that reading the text into a JSON value succeeds
+/// and gives the same members (its spec included). `None` for anything else (not an object, another
+/// version, no spec, text the scan cannot vouch for), which takes the general path.
+fn clean_envelope(text: &str) -> Option<json_text::Envelope<'_>> {
+    json_text::read_envelope(text)
+        .ok()
+        .filter(|envelope| envelope.api_version == "instancetype.kubevirt.io/v1beta1")
 }
 
 impl InMemorySource {

@@ -18,6 +18,7 @@ pub mod find;
 pub mod governance;
 pub mod infer;
 pub mod json;
+pub mod json_text;
 pub mod lookup;
 pub mod model;
 pub mod object_validation;

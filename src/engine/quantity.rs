@@ -137,8 +137,9 @@ impl Mag {
     fn from_u128(mut v: u128) -> Mag {
         let mut lsb = Vec::new();
         while v > 0 {
-            lsb.push(digit(v % 10));
-            v /= 10;
+            let (quotient, remainder) = div10(v);
+            lsb.push(remainder);
+            v = quotient;
         }
         lsb.reverse();
         Mag::new(lsb, 0)
@@ -169,6 +170,18 @@ impl Mag {
         self.exp >= 0
     }
 
+    /// The value as a 64-bit integer, when it is an integer that fits.
+    fn to_u64(&self) -> Option<u64> {
+        if !self.is_integer() || self.order() > 20 {
+            return None;
+        }
+        let value = self
+            .digits
+            .iter()
+            .try_fold(0_u64, |value, &d| value.checked_mul(10)?.checked_add(u64::from(d)))?;
+        (0..self.exp).try_fold(value, |value, _| value.checked_mul(10))
+    }
+
     /// Multiplies by a small factor.
     fn mul_small(&self, m: u64) -> Mag {
         if self.is_zero() || m == 0 {
@@ -179,13 +192,14 @@ impl Mag {
         let mut carry: u128 = 0;
         for &d in self.digits.iter().rev() {
             // carry < m, so this is < 10·m ≤ 10·2^64: no overflow.
-            let t = u128::from(d) * m + carry;
-            lsb.push(digit(t % 10));
-            carry = t / 10;
+            let (quotient, remainder) = div10(u128::from(d) * m + carry);
+            lsb.push(remainder);
+            carry = quotient;
         }
         while carry > 0 {
-            lsb.push(digit(carry % 10));
-            carry /= 10;
+            let (quotient, remainder) = div10(carry);
+            lsb.push(remainder);
+            carry = quotient;
         }
         lsb.reverse();
         Mag::new(lsb, self.exp)
@@ -334,6 +348,15 @@ fn digit(v: u128) -> u8 {
     u8::try_from(v % 10).unwrap_or(0)
 }
 
+/// `v / 10` and its last decimal digit, in 64-bit arithmetic when `v` fits: a 128-bit division is a
+/// library call, many times slower, and the values here rarely need it.
+fn div10(v: u128) -> (u128, u8) {
+    match u64::try_from(v) {
+        Ok(v) => (u128::from(v / 10), u8::try_from(v % 10).unwrap_or(0)),
+        Err(_) => (v / 10, digit(v)),
+    }
+}
+
 fn digits_to_string(digits: &[u8]) -> String {
     if digits.is_empty() {
         return "0".to_owned();
@@ -344,17 +367,30 @@ fn digits_to_string(digits: &[u8]) -> String {
 /// Divides an integer (digits most significant first) by `d`, returning the
 /// quotient digits and the remainder.
 fn div_small(digits: &[u8], d: u64) -> (Vec<u8>, u64) {
-    let d = u128::from(d.max(1));
+    let d = d.max(1);
     let mut q = Vec::with_capacity(digits.len());
-    let mut rem: u128 = 0;
-    for &x in digits {
-        let cur = rem * 10 + u128::from(x);
-        q.push(u8::try_from(cur / d).unwrap_or(0));
-        rem = cur % d;
+    let mut rem = 0_u64;
+    // The remainder stays below `d`, so `rem * 10 + 9` fits 64 bits for every `d` up to this bound;
+    // above it, 128-bit arithmetic (a library call, many times slower).
+    if d <= u64::MAX / 16 {
+        for &x in digits {
+            let cur = rem * 10 + u64::from(x);
+            q.push(u8::try_from(cur / d).unwrap_or(0));
+            rem = cur % d;
+        }
+    } else {
+        let wide = u128::from(d);
+        let mut wide_rem = 0_u128;
+        for &x in digits {
+            let cur = wide_rem * 10 + u128::from(x);
+            q.push(u8::try_from(cur / wide).unwrap_or(0));
+            wide_rem = cur % wide;
+        }
+        rem = u64::try_from(wide_rem).unwrap_or(0);
     }
     let lead = q.iter().take_while(|&&x| x == 0).count();
     q.drain(..lead);
-    (q, u64::try_from(rem).unwrap_or(0))
+    (q, rem)
 }
 
 fn max_i64_mag() -> Mag {
@@ -762,9 +798,7 @@ impl Quantity {
         }
         let sign = if self.negative { "-" } else { "" };
         let mut format = self.format;
-        if format == Format::BinarySI
-            && (self.mag.cmp_mag(&Mag::from_u128(1024)) == Ordering::Less || !self.mag.is_integer())
-        {
+        if format == Format::BinarySI && (!self.mag.is_integer() || self.mag.to_u64().is_some_and(|v| v < 1024)) {
             format = Format::DecimalSI;
         }
         match format {
@@ -780,6 +814,19 @@ impl Quantity {
                 format!("{sign}{mantissa}{suffix}")
             }
             Format::BinarySI => {
+                // The common case (a memory size) in 64-bit arithmetic; the same text.
+                if let Some(mut value) = self.mag.to_u64() {
+                    let mut times = 0_usize;
+                    while value % 1024 == 0 && value >= 1024 {
+                        value /= 1024;
+                        times = times.saturating_add(1);
+                    }
+                    // 1024^6 is 2^60: a 64-bit value divides at most six times.
+                    const BINARY: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+                    if let Some(suffix) = BINARY.get(times) {
+                        return format!("{sign}{value}{suffix}");
+                    }
+                }
                 let mut digits = self.mag.integer_digits();
                 let mut times = 0usize;
                 loop {
@@ -1016,6 +1063,95 @@ mod tests {
     )]
 
     use super::*;
+
+    /// The 64-bit canonical form of a BinarySI integer is the digit-by-digit one, around every
+    /// power of 1024 and the 64-bit bound.
+    #[test]
+    fn binary_canonical_shortcut_agrees_with_the_digits() {
+        let slow = |q: &Quantity| {
+            let mut digits = q.mag.integer_digits();
+            let mut times = 0;
+            while let (quotient, 0) = div_small(&digits, 1024) {
+                if quotient.is_empty() {
+                    break;
+                }
+                digits = quotient;
+                times += 1;
+            }
+            let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][times];
+            format!(
+                "{}{}{suffix}",
+                if q.negative { "-" } else { "" },
+                digits_to_string(&digits)
+            )
+        };
+        let mut values: Vec<u128> = vec![1024, 1025, 2047, 2048, 1 << 20, 3 << 30, 16 << 30, 1 << 60, 5 << 60];
+        values.extend([u128::from(u64::MAX), u128::from(u64::MAX) + 1, 1 << 70, 7 << 70]);
+        for shift in 10..64 {
+            values.extend([
+                1_u128 << shift,
+                (1_u128 << shift) + 1,
+                (3_u128 << shift) - 1,
+                1000 << shift,
+            ]);
+        }
+        for v in values {
+            for negative in [false, true] {
+                let q = Quantity::with_mag(negative, Mag::from_u128(v), Format::BinarySI);
+                let canonical = q.canonicalize();
+                if v <= u128::from(u64::MAX) || v % 1024 != 0 {
+                    assert_eq!(canonical, slow(&q), "{v}");
+                }
+                // Parsing caps BinarySI at 2^63 - 1.
+                if v <= u128::from(i64::MAX.unsigned_abs()) {
+                    assert_eq!(Quantity::parse(&canonical).unwrap(), q, "{canonical}");
+                }
+            }
+        }
+        assert_eq!(Quantity::parse("16Gi").unwrap().to_canonical_string(), "16Gi");
+        assert_eq!(Quantity::parse("1024Mi").unwrap().to_canonical_string(), "1Gi");
+        assert_eq!(Quantity::parse("1536Mi").unwrap().to_canonical_string(), "1536Mi");
+        assert_eq!(Quantity::parse("1000Ki").unwrap().to_canonical_string(), "1000Ki");
+        assert_eq!(Quantity::parse("1Ki").unwrap().to_canonical_string(), "1Ki");
+    }
+
+    /// The 64-bit shortcuts of the digit arithmetic give what plain 128-bit arithmetic gives, on
+    /// both sides of every bound they switch at.
+    #[test]
+    fn digit_arithmetic_shortcuts_agree_with_wide_arithmetic() {
+        let mut values: Vec<u128> = vec![0, 1, 9, 10, 11, 1023, 1024, 1025, u128::from(u64::MAX), u128::MAX];
+        values.extend([u64::MAX - 1, u64::MAX / 16, u64::MAX / 16 + 1, u64::MAX / 10].map(u128::from));
+        values.extend([1_u128 << 64, (1_u128 << 64) + 1, (1_u128 << 64) - 1, 17_179_869_184]);
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            values.push(u128::from(seed) >> (seed % 64));
+            values.push((u128::from(seed) << 64 | u128::from(seed.rotate_left(7))) >> (seed % 128));
+        }
+        for &v in &values {
+            assert_eq!(div10(v), (v / 10, u8::try_from(v % 10).unwrap()), "{v}");
+            let digits: Vec<u8> = v.to_string().bytes().map(|b| b - b'0').collect();
+            assert_eq!(Mag::from_u128(v).digits, Mag::new(digits.clone(), 0).digits, "{v}");
+            for d in [1_u64, 7, 10, 1024, u64::MAX / 16, u64::MAX / 16 + 1, u64::MAX] {
+                let (q, rem) = div_small(&digits, d);
+                let expected_q = if v / u128::from(d) == 0 {
+                    String::new()
+                } else {
+                    (v / u128::from(d)).to_string()
+                };
+                let q: String = q.iter().map(|&x| char::from(b'0' + x)).collect();
+                assert_eq!((q, u128::from(rem)), (expected_q, v % u128::from(d)), "{v} / {d}");
+            }
+            if v < 1 << 60 {
+                for m in [2_u64, 1024, 1 << 30, u64::MAX] {
+                    let product = Mag::new(digits.clone(), 0).mul_small(m);
+                    assert_eq!(product.digits, Mag::from_u128(v * u128::from(m)).digits, "{v} * {m}");
+                }
+            }
+        }
+    }
 
     fn p(s: &str) -> Quantity {
         Quantity::parse(s).unwrap_or_else(|e| panic!("parse {s:?}: {e}"))

@@ -235,17 +235,17 @@ fn apply_memory(
         return Ok(());
     }
 
-    json::put(memory, "guest", Value::from(it.guest.to_string()));
+    json::put(memory, "guest", Value::from(it.guest.to_canonical_string()));
     if let Some(hugepages) = &it.hugepages {
         memory.insert("hugepages".into(), hugepages.clone());
     }
     if let Some(max_guest) = &it.max_guest {
-        json::put(memory, "maxGuest", Value::from(max_guest.to_string()));
+        json::put(memory, "maxGuest", Value::from(max_guest.to_canonical_string()));
     }
     if it.overcommit_percent > 0 {
         let requested = overcommitted_request(&it.guest, it.overcommit_percent);
         let requests = json::object_path(domain, &json::join(base, "domain"), &["resources", "requests"])?;
-        json::put(requests, "memory", Value::from(requested.to_string()));
+        json::put(requests, "memory", Value::from(requested.to_canonical_string()));
     }
     Ok(())
 }

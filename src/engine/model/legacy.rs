@@ -39,6 +39,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{InstancetypeSpec, PreferenceSpec};
+use crate::engine::json_text::{HIGH_BITS, LOW_BITS, bytes_equal};
 
 /// Why an instancetype, preference or ControllerRevision could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -314,16 +315,32 @@ pub fn preference_spec_from_spec(spec: &Value, version: SchemaVersion) -> Result
 /// no measured gain (docs/performance.md). Both give the same specs (tested side by side over the
 /// catalogue and hostile texts).
 pub fn v1beta1_instancetype_spec_from_text(spec: &str) -> Option<InstancetypeSpec> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return spec_from_clean_text(spec);
-    #[cfg(target_arch = "wasm32")]
-    return spec_from_text_via_value(spec, |spec| instancetype_spec_from_spec(spec, SchemaVersion::V1beta1));
+    if may_hold_unparsable(spec) {
+        return None;
+    }
+    v1beta1_instancetype_spec_from_screened_text(spec)
 }
 
 /// [`v1beta1_instancetype_spec_from_text`] for a preference.
 pub fn v1beta1_preference_spec_from_text(spec: &str) -> Option<PreferenceSpec> {
+    if may_hold_unparsable(spec) {
+        return None;
+    }
+    v1beta1_preference_spec_from_screened_text(spec)
+}
+
+/// [`v1beta1_instancetype_spec_from_text`] for text [`may_hold_unparsable`] has already cleared.
+pub(crate) fn v1beta1_instancetype_spec_from_screened_text(spec: &str) -> Option<InstancetypeSpec> {
     #[cfg(not(target_arch = "wasm32"))]
-    return spec_from_clean_text(spec);
+    return spec_from_screened_text(spec);
+    #[cfg(target_arch = "wasm32")]
+    return spec_from_text_via_value(spec, |spec| instancetype_spec_from_spec(spec, SchemaVersion::V1beta1));
+}
+
+/// [`v1beta1_preference_spec_from_text`] for text [`may_hold_unparsable`] has already cleared.
+pub(crate) fn v1beta1_preference_spec_from_screened_text(spec: &str) -> Option<PreferenceSpec> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return spec_from_screened_text(spec);
     #[cfg(target_arch = "wasm32")]
     return spec_from_text_via_value(spec, |spec| preference_spec_from_spec(spec, SchemaVersion::V1beta1));
 }
@@ -334,7 +351,16 @@ pub fn v1beta1_preference_spec_from_text(spec: &str) -> Option<PreferenceSpec> {
 /// duplicate keys (the tree keeps the last; the typed decoding refuses known ones, and unknown ones are
 /// ignored either way) decodes to the same spec; anything else, or any error, gives `None`.
 pub fn spec_from_clean_text<T: serde::de::DeserializeOwned>(spec: &str) -> Option<T> {
-    if !spec.starts_with('{') || spec.contains("null") || may_hold_unparsable(spec) {
+    if may_hold_unparsable(spec) {
+        return None;
+    }
+    spec_from_screened_text(spec)
+}
+
+/// [`spec_from_clean_text`] for text that [`may_hold_unparsable`] has already cleared (an
+/// [`crate::engine::lookup::InMemorySource`] screens a spec's text once, when the object is inserted).
+pub(crate) fn spec_from_screened_text<T: serde::de::DeserializeOwned>(spec: &str) -> Option<T> {
+    if !spec.starts_with('{') || spec.contains("null") {
         return None;
     }
     serde_json::from_str(spec).ok()
@@ -366,30 +392,32 @@ pub fn may_hold_unparsable(text: &str) -> bool {
         // With the 0x20 bit set, only `e` and `E` become `e`, only `{` and `[` become `{`, and only
         // `}` and `]` become `}`.
         let lowered = word | (LOW_BITS * 0x20);
-        let markers = bytes_equal(lowered, b'e');
-        // A marker right after a digit (JSON has no `2.e5`): confirm the byte after it (rare).
-        let mut candidates = markers & ((digits << 8) | digit_before);
-        while candidates != 0 {
-            let at = start.saturating_add((candidates.trailing_zeros() / 8) as usize);
-            if exponent_follows(bytes, at) {
-                return true;
-            }
-            candidates &= candidates - 1;
-        }
+        // A marker right after a digit (JSON has no `2.e5`), and backslashes: both rare, confirmed
+        // by the bytes after them.
+        let mut candidates = bytes_equal(lowered, b'e') & ((digits << 8) | digit_before);
         let mut escapes = bytes_equal(word, b'\\');
-        while escapes != 0 {
-            let at = start.saturating_add((escapes.trailing_zeros() / 8) as usize);
-            if surrogate_escape_at(bytes, at) {
-                return true;
+        if candidates | escapes != 0 {
+            while candidates != 0 {
+                let at = start.saturating_add((candidates.trailing_zeros() / 8) as usize);
+                if exponent_follows(bytes, at) {
+                    return true;
+                }
+                candidates &= candidates - 1;
             }
-            escapes &= escapes - 1;
+            while escapes != 0 {
+                let at = start.saturating_add((escapes.trailing_zeros() / 8) as usize);
+                if surrogate_escape_at(bytes, at) {
+                    return true;
+                }
+                escapes &= escapes - 1;
+            }
         }
         // Every opening bracket of the word counted before its closing ones: an upper bound.
-        depth = depth.saturating_add(bytes_equal(lowered, b'{').count_ones() as usize);
+        depth = depth.saturating_add(marked_bytes(bytes_equal(lowered, b'{')));
         if depth > SCREEN_NESTING_LIMIT {
             return true;
         }
-        depth = depth.saturating_sub(bytes_equal(lowered, b'}').count_ones() as usize);
+        depth = depth.saturating_sub(marked_bytes(bytes_equal(lowered, b'}')));
         digit_before = (digits >> 56) & 0x80;
         // 32 words of digits in a row: every run of 263 or more digits has them.
         digit_words = if digits == HIGH_BITS {
@@ -434,13 +462,11 @@ fn surrogate_escape_at(bytes: &[u8], at: usize) -> bool {
     bytes.get(at.saturating_add(1)) == Some(&b'u') && matches!(bytes.get(at.saturating_add(2)), Some(b'd' | b'D'))
 }
 
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-
-/// The high bit of each byte of `word` that equals `byte` (exact per byte).
-fn bytes_equal(word: u64, byte: u8) -> u64 {
-    let x = word ^ (LOW_BITS * u64::from(byte));
-    !(((x & !HIGH_BITS).wrapping_add(!HIGH_BITS)) | x) & HIGH_BITS
+/// How many bytes a mask of high bits (as [`bytes_equal`] gives) marks: the marks, moved to the low
+/// bit of their bytes, summed into the top byte by one multiplication (at most 8, so nothing carries
+/// out of it). Cheaper than `count_ones` on targets without a population count instruction.
+fn marked_bytes(mask: u64) -> usize {
+    ((mask >> 7).wrapping_mul(LOW_BITS) >> 56) as usize
 }
 
 /// The high bit of each byte of `word` that is an ASCII digit (exact per byte: on seven-bit bytes the

@@ -1,0 +1,573 @@
+//! Reading a few members of a JSON text without building it, for
+//! [`crate::engine::lookup::InMemorySource::insert_json`] and the policy's host answers.
+//!
+//! [`read_envelope`] finds an object's `apiVersion`, `kind`, `metadata.name`, `metadata.namespace`
+//! and where its `spec` lies, and checks the rest of the text on the way. It vouches for a text only
+//! when reading it into a `serde_json::Value` would certainly succeed and give the same members;
+//! everything it cannot vouch for cheaply (an exponent, a `\ud` escape, an escaped member name,
+//! deep nesting, a known member twice, any syntax error) is [`Unsure`], and the caller parses the
+//! text instead, which decides. Strings are skipped eight bytes at a time; nothing is allocated.
+
+use std::ops::Range;
+
+/// The scan cannot vouch for the text: it may be valid or not; parse it to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsure;
+
+type Scan<T> = Result<T, Unsure>;
+
+/// Nesting deeper than this is [`Unsure`] (well below `serde_json`'s limit of 128 levels).
+const DEPTH_LIMIT: usize = 100;
+
+/// A number with more digits than this is [`Unsure`]: without an exponent, no number of 300 digits
+/// or fewer is beyond `f64`'s range (about 1.8 × 10^308), the one way a well-formed number fails.
+const DIGITS_LIMIT: usize = 300;
+
+/// The high bit of every byte.
+pub(crate) const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+/// The low bit of every byte.
+pub(crate) const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of `word` that equals `byte` (exact per byte).
+pub(crate) fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (LOW_BITS * u64::from(byte));
+    !(((x & !HIGH_BITS).wrapping_add(!HIGH_BITS)) | x) & HIGH_BITS
+}
+
+/// Marks (high bits) on bytes of `word` that end a run of plain string bytes: `"`, `\` and control
+/// bytes (below 0x20). The lowest marked byte is always one of them; a borrow may also mark bytes
+/// above a true one, which a caller looking for the first one never sees.
+fn string_stops(word: u64) -> u64 {
+    let quotes = word ^ (LOW_BITS * u64::from(b'"'));
+    let backslashes = word ^ (LOW_BITS * u64::from(b'\\'));
+    let below = |x: u64, bound: u64| x.wrapping_sub(LOW_BITS * bound) & !x;
+    (below(word, 0x20) | below(quotes, 1) | below(backslashes, 1)) & HIGH_BITS
+}
+
+/// The members of an object that [`read_envelope`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// `apiVersion`.
+    pub api_version: &'a str,
+    /// `kind`.
+    pub kind: &'a str,
+    /// `metadata.name`, when present.
+    pub name: Option<&'a str>,
+    /// `metadata.namespace`, when present.
+    pub namespace: Option<&'a str>,
+    /// Where the `spec` member's value lies in the text.
+    pub spec_at: Range<usize>,
+}
+
+/// The envelope of `text`, a JSON object with string `apiVersion` and `kind`, an object `metadata`
+/// (whose `name` and `namespace`, when present, are strings) and a `spec` of any kind; `Unsure`
+/// for anything else, or for a text the scan cannot vouch for (see the module documentation).
+pub fn read_envelope(text: &str) -> Scan<Envelope<'_>> {
+    let mut scan = Scanner::new(text);
+    let (mut api_version, mut kind, mut metadata, mut spec_at) = (None, None, None, None);
+    scan.whitespace();
+    scan.object(|scan, key| match key {
+        b"apiVersion" => once(&mut api_version, scan.plain_string()?),
+        b"kind" => once(&mut kind, scan.plain_string()?),
+        b"metadata" => once(&mut metadata, scan.metadata()?),
+        b"spec" => {
+            let start = scan.at;
+            scan.value()?;
+            once(&mut spec_at, start..scan.at)
+        }
+        _ => scan.value(),
+    })?;
+    scan.whitespace();
+    if scan.at != scan.bytes.len() {
+        return Err(Unsure);
+    }
+    let (name, namespace) = metadata.ok_or(Unsure)?;
+    Ok(Envelope {
+        api_version: api_version.ok_or(Unsure)?,
+        kind: kind.ok_or(Unsure)?,
+        name,
+        namespace,
+        spec_at: spec_at.ok_or(Unsure)?,
+    })
+}
+
+/// Whether `text` is one JSON value that the scan vouches for (see the module documentation).
+pub fn vouches_for(text: &str) -> bool {
+    let mut scan = Scanner::new(text);
+    scan.whitespace();
+    scan.value().is_ok() && {
+        scan.whitespace();
+        scan.at == scan.bytes.len()
+    }
+}
+
+/// Sets a member read once; a second time is [`Unsure`] (the parsed object keeps the last one).
+fn once<T>(slot: &mut Option<T>, value: T) -> Scan<()> {
+    match slot.replace(value) {
+        None => Ok(()),
+        Some(_) => Err(Unsure),
+    }
+}
+
+/// A cursor over the text's bytes.
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    depth: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+            depth: 0,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn advance(&mut self, bytes: usize) {
+        self.at = self.at.saturating_add(bytes);
+    }
+
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.advance(1);
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Scan<()> {
+        if self.peek() == Some(byte) {
+            self.advance(1);
+            Ok(())
+        } else {
+            Err(Unsure)
+        }
+    }
+
+    /// Any JSON value, starting at its first byte.
+    fn value(&mut self) -> Scan<()> {
+        match self.peek() {
+            Some(b'"') => self.string().map(drop),
+            Some(b'{') => self.object(|scan, _| scan.value()),
+            Some(b'[') => self.array(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(Unsure),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Scan<()> {
+        if self.bytes.get(self.at..self.at.saturating_add(word.len())) == Some(word) {
+            self.advance(word.len());
+            Ok(())
+        } else {
+            Err(Unsure)
+        }
+    }
+
+    /// One more level of nesting, [`Unsure`] past [`DEPTH_LIMIT`].
+    fn nest(&mut self) -> Scan<()> {
+        self.depth = self.depth.saturating_add(1);
+        if self.depth > DEPTH_LIMIT { Err(Unsure) } else { Ok(()) }
+    }
+
+    /// An object, each member's value read by `member` (given the member's name, unescaped names
+    /// only: an escaped name might spell a member the caller reads).
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &[u8]) -> Scan<()>) -> Scan<()> {
+        self.nested(b'{', b'}', |scan| {
+            let (name, escaped) = scan.string()?;
+            if escaped {
+                return Err(Unsure);
+            }
+            scan.whitespace();
+            scan.expect(b':')?;
+            scan.whitespace();
+            let bytes = scan.bytes;
+            member(scan, bytes.get(name).ok_or(Unsure)?)
+        })
+    }
+
+    fn array(&mut self) -> Scan<()> {
+        self.nested(b'[', b']', Self::value)
+    }
+
+    /// The items of an object or array between `open` and `close`, separated by commas, each read
+    /// by `item`.
+    fn nested(&mut self, open: u8, close: u8, mut item: impl FnMut(&mut Self) -> Scan<()>) -> Scan<()> {
+        self.nest()?;
+        self.expect(open)?;
+        self.whitespace();
+        if self.peek() == Some(close) {
+            self.advance(1);
+        } else {
+            loop {
+                self.whitespace();
+                item(self)?;
+                self.whitespace();
+                match self.peek() {
+                    Some(b',') => self.advance(1),
+                    Some(byte) if byte == close => {
+                        self.advance(1);
+                        break;
+                    }
+                    _ => return Err(Unsure),
+                }
+            }
+        }
+        self.depth = self.depth.saturating_sub(1);
+        Ok(())
+    }
+
+    /// A string: where its contents lie, and whether they hold an escape.
+    fn string(&mut self) -> Scan<(Range<usize>, bool)> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            // Plain bytes sixteen at a time first (two words, one test).
+            let mut plain = 0_usize;
+            for pair in self.bytes.get(self.at..).unwrap_or_default().chunks_exact(16) {
+                let word = |at: usize| {
+                    pair.get(at..at.saturating_add(8))
+                        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                        .map_or(HIGH_BITS, u64::from_le_bytes)
+                };
+                let (low, high) = (string_stops(word(0)), string_stops(word(8)));
+                if low | high != 0 {
+                    let first = if low != 0 {
+                        low.trailing_zeros()
+                    } else {
+                        64 + high.trailing_zeros()
+                    };
+                    plain = plain.saturating_add((first / 8) as usize);
+                    break;
+                }
+                plain = plain.saturating_add(16);
+            }
+            self.advance(plain);
+            match self.peek() {
+                Some(b'"') => {
+                    let end = self.at;
+                    self.advance(1);
+                    return Ok((start..end, escaped));
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                Some(0x20..) => self.advance(1),
+                // A control byte, or the end of the text.
+                _ => return Err(Unsure),
+            }
+        }
+    }
+
+    /// An escape, at its backslash. `\u` escapes of surrogates (`\ud800` to `\udfff`) are
+    /// [`Unsure`]: a lone one fails the parse.
+    fn escape(&mut self) -> Scan<()> {
+        self.advance(1);
+        match self.peek() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.advance(1);
+                Ok(())
+            }
+            Some(b'u') => {
+                let digits = self.bytes.get(self.at.saturating_add(1)..self.at.saturating_add(5));
+                match digits {
+                    Some(&[first, ref rest @ ..])
+                        if first.is_ascii_hexdigit()
+                            && !matches!(first, b'd' | b'D')
+                            && rest.iter().all(u8::is_ascii_hexdigit) =>
+                    {
+                        self.advance(5);
+                        Ok(())
+                    }
+                    _ => Err(Unsure),
+                }
+            }
+            _ => Err(Unsure),
+        }
+    }
+
+    /// A string without escapes, as `&str`.
+    fn plain_string(&mut self) -> Scan<&'a str> {
+        match self.string()? {
+            (range, false) => self.text.get(range).ok_or(Unsure),
+            _ => Err(Unsure),
+        }
+    }
+
+    /// `metadata`: its `name` and `namespace`, each a string without escapes when present.
+    fn metadata(&mut self) -> Scan<(Option<&'a str>, Option<&'a str>)> {
+        let (mut name, mut namespace) = (None, None);
+        self.object(|scan, key| match key {
+            b"name" => once(&mut name, scan.plain_string()?),
+            b"namespace" => once(&mut namespace, scan.plain_string()?),
+            _ => scan.value(),
+        })?;
+        Ok((name, namespace))
+    }
+
+    /// A number: JSON's grammar, without an exponent and with at most [`DIGITS_LIMIT`] digits.
+    fn number(&mut self) -> Scan<()> {
+        if self.peek() == Some(b'-') {
+            self.advance(1);
+        }
+        let mut digits = match self.peek() {
+            Some(b'0') => {
+                self.advance(1);
+                1
+            }
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(Unsure),
+        };
+        if self.peek() == Some(b'.') {
+            self.advance(1);
+            match self.digits() {
+                0 => return Err(Unsure),
+                fraction => digits = digits.saturating_add(fraction),
+            }
+        }
+        // A leading zero followed by digits, an exponent, or too many digits.
+        if matches!(self.peek(), Some(b'0'..=b'9' | b'e' | b'E')) || digits > DIGITS_LIMIT {
+            return Err(Unsure);
+        }
+        Ok(())
+    }
+
+    /// A run of digits; how many.
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.advance(1);
+        }
+        self.at.saturating_sub(start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scan vouches only for what `serde_json` parses.
+    fn agrees(text: &str) {
+        if vouches_for(text) {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(text).is_ok(),
+                "vouched for a text serde_json refuses: {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn vouches_for_plain_json() {
+        for text in [
+            "{}",
+            " [ ] ",
+            r#"{"a": [1, -2, 0, 0.5, -0.25, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9"], "b": {}}"#,
+            "\"0123456789abcdefghij\"",
+            &format!("{}1{}", "[".repeat(DEPTH_LIMIT), "]".repeat(DEPTH_LIMIT)),
+            &"9".repeat(DIGITS_LIMIT),
+        ] {
+            assert!(vouches_for(text), "{text}");
+            agrees(text);
+        }
+    }
+
+    #[test]
+    fn unsure_of_what_may_fail() {
+        for text in [
+            "",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "01",
+            "1.",
+            "-",
+            ".5",
+            "1e5",
+            "1E400",
+            "tru",
+            "nul",
+            "\"\\ud800\"",
+            "\"\\uD83D\\uDE00\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"a\u{1}b\"",
+            "\"unterminated",
+            "{} {}",
+            "\u{a0}{}",
+            &format!("{}1{}", "[".repeat(DEPTH_LIMIT + 1), "]".repeat(DEPTH_LIMIT + 1)),
+            &"9".repeat(DIGITS_LIMIT + 1),
+        ] {
+            assert!(!vouches_for(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn strings_stop_at_every_quote_backslash_and_control_byte() {
+        // Each special byte at every offset of a pair of words, after plain and multi-byte text.
+        for prefix in ["", "é", "abcdefg", "abcdefgh", "ünïcødé ☃ text"] {
+            for special in ["\\\"", "\\n", "\u{1}", "\u{1f}"] {
+                for pad in 0..17 {
+                    let text = format!("\"{prefix}{}{special}x\"", "y".repeat(pad));
+                    let vouched = vouches_for(&text);
+                    assert_eq!(vouched, special.starts_with('\\'), "{text:?}");
+                    agrees(&text);
+                }
+            }
+            let text = format!("\"{prefix}\u{7f}\"");
+            assert!(vouches_for(&text), "{text:?}");
+        }
+    }
+
+    /// Random texts near JSON (token soup, and real objects with one byte changed): whatever the
+    /// scan vouches for, `serde_json` parses, and an envelope read is the parsed object's.
+    #[test]
+    fn vouches_only_for_what_parses_on_random_texts() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let tokens = [
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            " ",
+            "\n",
+            "\"",
+            "\"a\"",
+            "\"\\u00e9\"",
+            "\"\\ud800\"",
+            "\\",
+            "1",
+            "-",
+            "0",
+            ".",
+            "5",
+            "e",
+            "E",
+            "+",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "\u{1}",
+            "é",
+            "\"name\"",
+            "\"spec\"",
+        ];
+        let mut vouched = 0;
+        for _ in 0..100_000 {
+            let len = next() % 12;
+            let text: String = (0..len)
+                .map(|_| tokens[(next() % tokens.len() as u64) as usize])
+                .collect();
+            vouched += usize::from(vouches_for(&text));
+            agrees(&text);
+        }
+        assert!(vouched > 1000, "the soup should hold some valid JSON ({vouched})");
+
+        let objects: Vec<serde_json::Value> = [
+            "common-clusterinstancetypes-bundle.json",
+            "common-clusterpreferences-bundle.json",
+        ]
+        .iter()
+        .flat_map(|file| {
+            let path = format!("{}/data/common-instancetypes/{file}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(path).unwrap();
+            serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap()
+        })
+        .collect();
+        let replacements = b" \"\\{}[],:0123456789eE.-+tfnu\x01x";
+        for object in &objects {
+            let text = serde_json::to_string(object).unwrap();
+            let envelope = read_envelope(&text).unwrap();
+            assert_eq!(
+                &text[envelope.spec_at.clone()],
+                serde_json::to_string(&object["spec"]).unwrap()
+            );
+            for _ in 0..300 {
+                let mut bytes = text.clone().into_bytes();
+                let at = (next() % bytes.len() as u64) as usize;
+                let byte = replacements[(next() % replacements.len() as u64) as usize];
+                match next() % 3 {
+                    0 => bytes[at] = byte,
+                    1 => bytes.insert(at, byte),
+                    _ => {
+                        bytes.remove(at);
+                    }
+                }
+                let Ok(changed) = String::from_utf8(bytes) else {
+                    continue;
+                };
+                agrees(&changed);
+                if let Ok(envelope) = read_envelope(&changed) {
+                    let parsed: serde_json::Value = serde_json::from_str(&changed).unwrap();
+                    assert_eq!(parsed["apiVersion"].as_str(), Some(envelope.api_version), "{changed}");
+                    assert_eq!(parsed["kind"].as_str(), Some(envelope.kind), "{changed}");
+                    assert_eq!(parsed["metadata"]["name"].as_str(), envelope.name, "{changed}");
+                    assert_eq!(
+                        parsed["metadata"]["namespace"].as_str(),
+                        envelope.namespace,
+                        "{changed}"
+                    );
+                    let spec: serde_json::Value = serde_json::from_str(&changed[envelope.spec_at]).unwrap();
+                    assert_eq!(parsed["spec"], spec, "{changed}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reads_the_envelope() {
+        let text = r#" {"kind":"VirtualMachineClusterPreference","metadata":{"labels":{"a":"b"},"name":"fedora",
+            "namespace":"ns"},"spec": {"cpu":{"preferredCPUTopology":"spread"}} ,"apiVersion":"instancetype.kubevirt.io/v1beta1"} "#;
+        let envelope = read_envelope(text).expect("envelope");
+        assert_eq!(envelope.api_version, "instancetype.kubevirt.io/v1beta1");
+        assert_eq!(envelope.kind, "VirtualMachineClusterPreference");
+        assert_eq!(envelope.name, Some("fedora"));
+        assert_eq!(envelope.namespace, Some("ns"));
+        assert_eq!(&text[envelope.spec_at], r#"{"cpu":{"preferredCPUTopology":"spread"}}"#);
+    }
+
+    #[test]
+    fn unsure_of_envelopes_the_parse_would_read_otherwise() {
+        let base =
+            |extra: &str| format!(r#"{{"apiVersion":"v","kind":"k","metadata":{{"name":"n"{extra}}},"spec":{{}}}}"#);
+        assert!(read_envelope(&base("")).is_ok());
+        for text in [
+            base(r#","name":"m""#),
+            base(r#","namespace":1"#),
+            base(r#","na\u006de":"m""#),
+            r#"{"apiVersion":"v","kind":"k","metadata":{},"spec":{},"spec":{}}"#.to_owned(),
+            r#"{"apiVersion":"v","kind":"k","metadata":{},"sp\u0065c":{}}"#.to_owned(),
+            r#"{"apiVersion":"v\u0031","kind":"k","metadata":{},"spec":{}}"#.to_owned(),
+            r#"{"apiVersion":null,"kind":"k","metadata":{},"spec":{}}"#.to_owned(),
+            r#"{"apiVersion":"v","kind":"k","metadata":[],"spec":{}}"#.to_owned(),
+            r#"{"apiVersion":"v","kind":"k","spec":{}}"#.to_owned(),
+            r#"{"apiVersion":"v","kind":"k","metadata":{}}"#.to_owned(),
+            r#"["v","k",{},{}]"#.to_owned(),
+        ] {
+            assert_eq!(read_envelope(&text), Err(Unsure), "{text}");
+        }
+        // Without a name or namespace: read, for the caller to refuse.
+        let envelope = read_envelope(r#"{"apiVersion":"v","kind":"k","metadata":{},"spec":1}"#).expect("envelope");
+        assert_eq!((envelope.name, envelope.namespace), (None, None));
+    }
+}
