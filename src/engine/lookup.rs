@@ -363,7 +363,8 @@ enum Held {
 #[derive(Debug)]
 struct TextObject {
     text: Box<str>,
-    /// Where the `spec` member's text lies in `text` (screened by [`legacy::may_hold_unparsable`]).
+    /// Where the `spec` member's text lies in `text` (vouched for by [`json_text::read_envelope`]: it
+    /// reads as a JSON value).
     spec_at: std::ops::Range<usize>,
     value: OnceLock<Arc<Value>>,
     /// The decoded spec; `None` inside when the text does not decode (the JSON value's decoding then

@@ -329,7 +329,8 @@ pub fn v1beta1_preference_spec_from_text(spec: &str) -> Option<PreferenceSpec> {
     v1beta1_preference_spec_from_screened_text(spec)
 }
 
-/// [`v1beta1_instancetype_spec_from_text`] for text [`may_hold_unparsable`] has already cleared.
+/// [`v1beta1_instancetype_spec_from_text`] for text known to read as a JSON value (cleared by
+/// [`may_hold_unparsable`], or vouched for by [`crate::engine::json_text`]).
 pub(crate) fn v1beta1_instancetype_spec_from_screened_text(spec: &str) -> Option<InstancetypeSpec> {
     #[cfg(not(target_arch = "wasm32"))]
     return spec_from_screened_text(spec);
@@ -337,7 +338,8 @@ pub(crate) fn v1beta1_instancetype_spec_from_screened_text(spec: &str) -> Option
     return spec_from_text_via_value(spec, |spec| instancetype_spec_from_spec(spec, SchemaVersion::V1beta1));
 }
 
-/// [`v1beta1_preference_spec_from_text`] for text [`may_hold_unparsable`] has already cleared.
+/// [`v1beta1_preference_spec_from_text`] for text known to read as a JSON value (see
+/// [`v1beta1_instancetype_spec_from_screened_text`]).
 pub(crate) fn v1beta1_preference_spec_from_screened_text(spec: &str) -> Option<PreferenceSpec> {
     #[cfg(not(target_arch = "wasm32"))]
     return spec_from_screened_text(spec);
@@ -357,8 +359,9 @@ pub fn spec_from_clean_text<T: serde::de::DeserializeOwned>(spec: &str) -> Optio
     spec_from_screened_text(spec)
 }
 
-/// [`spec_from_clean_text`] for text that [`may_hold_unparsable`] has already cleared (an
-/// [`crate::engine::lookup::InMemorySource`] screens a spec's text once, when the object is inserted).
+/// [`spec_from_clean_text`] for text known to read as a JSON value: cleared by [`may_hold_unparsable`],
+/// or vouched for by [`crate::engine::json_text`] when an [`crate::engine::lookup::InMemorySource`]
+/// keeps the object.
 pub(crate) fn spec_from_screened_text<T: serde::de::DeserializeOwned>(spec: &str) -> Option<T> {
     if !spec.starts_with('{') || spec.contains("null") {
         return None;
