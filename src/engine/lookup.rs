@@ -477,10 +477,10 @@ impl InMemorySource {
 
     /// [`InMemorySource::insert`] for an object given as JSON text, as a caller receives it. Of a
     /// `v1beta1` instancetype or preference only the kind, name and namespace are read now (its
-    /// metadata, often most of the text, is skipped); the spec is decoded from the `spec` member's
-    /// text when first asked for, and the object's JSON value is only built if asked for. Anything
-    /// else is parsed and inserted as a value. Either way the source answers exactly as if the
-    /// parsed text had been inserted.
+    /// metadata, often most of the text, is checked by a scan but not built); the spec is decoded from
+    /// the `spec` member's text when first asked for, and the object's JSON value is only built if
+    /// asked for. Anything else is parsed and inserted as a value. Either way the source answers
+    /// exactly as if the parsed text had been inserted.
     pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
         if let Some((key, spec_at)) = self.read_envelope(text, default_namespace) {
             self.objects.insert(key, Held::text(text, spec_at));
