@@ -5,7 +5,12 @@
 //! answers) likewise answers as the parsed answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use kubevirt_instancetype::engine::lookup::{Fetched, InMemorySource, ObjectRef, ObjectSource, ResourceKind};
+use std::sync::Arc;
+
+use kubevirt_instancetype::engine::lookup::{
+    Fetched, InMemorySource, LookupError, ObjectRef, ObjectSource, ResourceKind, SpecLookupError,
+};
+use kubevirt_instancetype::engine::model::{InstancetypeSpec, PreferenceSpec};
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "vms";
@@ -25,6 +30,34 @@ fn refs(name: &str) -> Vec<ObjectRef> {
         .into_iter()
         .map(|kind| ObjectRef::new(kind, Some(NAMESPACE), name))
         .collect()
+}
+
+/// What one holder of an object (a source or a fetched answer) answers for it, asked in this order:
+/// the specs first, as the engine asks, so that a holder that decoded the text must answer them
+/// without the JSON value.
+#[derive(Debug, PartialEq)]
+struct Answers {
+    instancetype: Result<Arc<InstancetypeSpec>, SpecLookupError>,
+    preference: Result<Arc<PreferenceSpec>, SpecLookupError>,
+    object: Result<Arc<Value>, LookupError>,
+}
+
+impl Answers {
+    fn of_source(source: &impl ObjectSource, object: &ObjectRef) -> Self {
+        Self {
+            instancetype: source.instancetype_spec(object),
+            preference: source.preference_spec(object),
+            object: source.get_shared(object),
+        }
+    }
+
+    fn of_fetched(fetched: &Fetched, object: &ObjectRef) -> Self {
+        Self {
+            instancetype: fetched.instancetype_spec(object),
+            preference: fetched.preference_spec(object),
+            object: fetched.shared(object),
+        }
+    }
 }
 
 /// Inserts `text` both ways and compares every answer the two sources give.
@@ -47,21 +80,10 @@ fn assert_same(text: &str, name: &str) {
         "{text}: default namespace taken"
     );
     for object in refs(name) {
-        // Specs first: a source that decoded the text must answer them without the JSON value.
         assert_eq!(
-            from_text.instancetype_spec(&object),
-            from_value.instancetype_spec(&object),
-            "{text}: instancetype spec of {object}"
-        );
-        assert_eq!(
-            from_text.preference_spec(&object),
-            from_value.preference_spec(&object),
-            "{text}: preference spec of {object}"
-        );
-        assert_eq!(
-            from_text.get_shared(&object),
-            from_value.get_shared(&object),
-            "{text}: object {object}"
+            Answers::of_source(&from_text, &object),
+            Answers::of_source(&from_value, &object),
+            "{text}: answers for {object}"
         );
         assert_eq!(
             from_text.get(&object),
@@ -287,18 +309,12 @@ fn fetched_text_answers_as_the_fetched_value() {
                 Some(object.kind),
                 "{text}: kept as another kind"
             );
-            let value = Fetched::value(std::sync::Arc::new(parsed));
+            let value = Fetched::value(Arc::new(parsed));
             assert_eq!(
-                fetched.instancetype_spec(&object),
-                value.instancetype_spec(&object),
+                Answers::of_fetched(&fetched, &object),
+                Answers::of_fetched(&value, &object),
                 "{text}"
             );
-            assert_eq!(
-                fetched.preference_spec(&object),
-                value.preference_spec(&object),
-                "{text}"
-            );
-            assert_eq!(fetched.shared(&object), value.shared(&object), "{text}");
         }
     }
     // Every bundled object and the plain tricky ones take the text path.
@@ -314,7 +330,6 @@ fn straight_and_via_value_spec_decoding_agree() {
         SchemaVersion, instancetype_spec_from_spec, preference_spec_from_spec, spec_from_clean_text,
         spec_from_text_via_value,
     };
-    use kubevirt_instancetype::engine::model::{InstancetypeSpec, PreferenceSpec};
 
     /// Whether the straight way answers for `text`; when it does, it gives what `decode` gives through
     /// a JSON value.

@@ -24,15 +24,9 @@ const DEPTH_LIMIT: usize = 100;
 const DIGITS_LIMIT: usize = 300;
 
 /// The high bit of every byte.
-pub(crate) const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// The low bit of every byte.
-pub(crate) const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-
-/// The high bit of each byte of `word` that equals `byte` (exact per byte).
-pub(crate) fn bytes_equal(word: u64, byte: u8) -> u64 {
-    let x = word ^ (LOW_BITS * u64::from(byte));
-    !(((x & !HIGH_BITS).wrapping_add(!HIGH_BITS)) | x) & HIGH_BITS
-}
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 
 /// Marks (high bits) on bytes of `word` that end a run of plain string bytes: `"`, `\` and control
 /// bytes (below 0x20). The lowest marked byte is always one of them; a borrow may also mark bytes
@@ -411,6 +405,61 @@ mod tests {
         ] {
             assert!(!vouches_for(text), "{text:?}");
         }
+    }
+
+    /// Numbers of every length around the digit bound at every alignment, exponents, surrogate escapes
+    /// and nesting around the depth bound: unsure of everything `serde_json` refuses, sure of the rest
+    /// within the bounds.
+    #[test]
+    fn numbers_surrogates_and_nesting_at_the_bounds() {
+        let refused = |text: &str| serde_json::from_str::<serde_json::Value>(text).is_err();
+        for pad in 0..8 {
+            for digits in (1..250).chain(290..420) {
+                for (fraction, fraction_digits) in [("", 0), (".5", 1)] {
+                    let text = format!(
+                        r#"{{"p":"{}","n":1{}{fraction}}}"#,
+                        "x".repeat(pad),
+                        "0".repeat(digits - 1)
+                    );
+                    let vouched = vouches_for(&text);
+                    if refused(&text) {
+                        assert!(!vouched, "{digits} digits, pad {pad}: vouched");
+                    }
+                    assert_eq!(
+                        vouched,
+                        digits + fraction_digits <= DIGITS_LIMIT,
+                        "{digits} digits, pad {pad}"
+                    );
+                }
+            }
+        }
+        for (text, vouched) in [
+            (r#"{"n":1e400}"#, false),
+            (r#"{"n":-1E+400}"#, false),
+            (r#"{"n":1.5e-7}"#, false),
+            (r#"{"n":2.5e5}"#, false),
+            (r#"{"n":[1,2,3],"s":"e1000e","t":"Gi","u":"3e"}"#, true),
+            (r#"{"bus":"virtio","model":"e1000e","n":-12.5}"#, true),
+            (r#"{"a":"\ud800"}"#, false),
+            (r#"{"a":"\uDC00x"}"#, false),
+            (r#"{"a":"\ud83d\ude00"}"#, false), // a valid pair: read fine, unsure all the same
+            (r#"{"a":"\u00f1\n\"\\"}"#, true),
+            (r#"{"a":"\\ud800"}"#, true), // an escaped backslash, then plain text
+        ] {
+            assert_eq!(vouches_for(text), vouched, "{text}");
+            agrees(text);
+        }
+        for pad in 0..8 {
+            for depth in [1, 30, DEPTH_LIMIT - 1, DEPTH_LIMIT, DEPTH_LIMIT + 1, 128, 129, 300] {
+                for (open, close) in [("[", "]"), ("{\"k\":", "}")] {
+                    let text = format!("{}{}1{}", " ".repeat(pad), open.repeat(depth), close.repeat(depth));
+                    assert_eq!(vouches_for(&text), depth <= DEPTH_LIMIT, "depth {depth}, pad {pad}");
+                    agrees(&text);
+                }
+            }
+        }
+        // Brackets that close as they open never add up.
+        assert!(vouches_for(&format!("[{}1]", "[1],{\"a\":[]},".repeat(100))));
     }
 
     #[test]

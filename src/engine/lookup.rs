@@ -431,11 +431,11 @@ impl Held {
                 let spec_text = kept.text.get(kept.spec_at.clone())?;
                 match kind {
                     ResourceKind::Instancetype | ResourceKind::ClusterInstancetype => {
-                        legacy::v1beta1_instancetype_spec_from_screened_text(spec_text)
+                        legacy::v1beta1_instancetype_spec_from_vouched_text(spec_text)
                             .map(|s| DecodedSpec::Instancetype(Arc::new(s)))
                     }
                     ResourceKind::Preference | ResourceKind::ClusterPreference => {
-                        legacy::v1beta1_preference_spec_from_screened_text(spec_text)
+                        legacy::v1beta1_preference_spec_from_vouched_text(spec_text)
                             .map(|s| DecodedSpec::Preference(Arc::new(s)))
                     }
                     _ => None,

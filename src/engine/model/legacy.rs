@@ -39,7 +39,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{InstancetypeSpec, PreferenceSpec};
-use crate::engine::json_text::{HIGH_BITS, LOW_BITS, bytes_equal};
+use crate::engine::json_text;
 
 /// Why an instancetype, preference or ControllerRevision could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -315,34 +315,33 @@ pub fn preference_spec_from_spec(spec: &Value, version: SchemaVersion) -> Result
 /// no measured gain (docs/performance.md). Both give the same specs (tested side by side over the
 /// catalogue and hostile texts).
 pub fn v1beta1_instancetype_spec_from_text(spec: &str) -> Option<InstancetypeSpec> {
-    if may_hold_unparsable(spec) {
+    if !json_text::vouches_for(spec) {
         return None;
     }
-    v1beta1_instancetype_spec_from_screened_text(spec)
+    v1beta1_instancetype_spec_from_vouched_text(spec)
 }
 
 /// [`v1beta1_instancetype_spec_from_text`] for a preference.
 pub fn v1beta1_preference_spec_from_text(spec: &str) -> Option<PreferenceSpec> {
-    if may_hold_unparsable(spec) {
+    if !json_text::vouches_for(spec) {
         return None;
     }
-    v1beta1_preference_spec_from_screened_text(spec)
+    v1beta1_preference_spec_from_vouched_text(spec)
 }
 
-/// [`v1beta1_instancetype_spec_from_text`] for text known to read as a JSON value (cleared by
-/// [`may_hold_unparsable`], or vouched for by [`crate::engine::json_text`]).
-pub(crate) fn v1beta1_instancetype_spec_from_screened_text(spec: &str) -> Option<InstancetypeSpec> {
+/// [`v1beta1_instancetype_spec_from_text`] for text [`json_text`] has already vouched for (an
+/// [`crate::engine::lookup::InMemorySource`] scans an object's text once, when it keeps the object).
+pub(crate) fn v1beta1_instancetype_spec_from_vouched_text(spec: &str) -> Option<InstancetypeSpec> {
     #[cfg(not(target_arch = "wasm32"))]
-    return spec_from_screened_text(spec);
+    return spec_from_vouched_text(spec);
     #[cfg(target_arch = "wasm32")]
     return spec_from_text_via_value(spec, |spec| instancetype_spec_from_spec(spec, SchemaVersion::V1beta1));
 }
 
-/// [`v1beta1_preference_spec_from_text`] for text known to read as a JSON value (see
-/// [`v1beta1_instancetype_spec_from_screened_text`]).
-pub(crate) fn v1beta1_preference_spec_from_screened_text(spec: &str) -> Option<PreferenceSpec> {
+/// [`v1beta1_preference_spec_from_text`] for text [`json_text`] has already vouched for.
+pub(crate) fn v1beta1_preference_spec_from_vouched_text(spec: &str) -> Option<PreferenceSpec> {
     #[cfg(not(target_arch = "wasm32"))]
-    return spec_from_screened_text(spec);
+    return spec_from_vouched_text(spec);
     #[cfg(target_arch = "wasm32")]
     return spec_from_text_via_value(spec, |spec| preference_spec_from_spec(spec, SchemaVersion::V1beta1));
 }
@@ -353,139 +352,18 @@ pub(crate) fn v1beta1_preference_spec_from_screened_text(spec: &str) -> Option<P
 /// duplicate keys (the tree keeps the last; the typed decoding refuses known ones, and unknown ones are
 /// ignored either way) decodes to the same spec; anything else, or any error, gives `None`.
 pub fn spec_from_clean_text<T: serde::de::DeserializeOwned>(spec: &str) -> Option<T> {
-    if may_hold_unparsable(spec) {
+    if !json_text::vouches_for(spec) {
         return None;
     }
-    spec_from_screened_text(spec)
+    spec_from_vouched_text(spec)
 }
 
-/// [`spec_from_clean_text`] for text known to read as a JSON value: cleared by [`may_hold_unparsable`],
-/// or vouched for by [`crate::engine::json_text`] when an [`crate::engine::lookup::InMemorySource`]
-/// keeps the object.
-pub(crate) fn spec_from_screened_text<T: serde::de::DeserializeOwned>(spec: &str) -> Option<T> {
+/// [`spec_from_clean_text`] for text [`json_text`] has already vouched for.
+pub(crate) fn spec_from_vouched_text<T: serde::de::DeserializeOwned>(spec: &str) -> Option<T> {
     if !spec.starts_with('{') || spec.contains("null") {
         return None;
     }
     serde_json::from_str(spec).ok()
-}
-
-/// How deep [`may_hold_unparsable`] lets brackets nest: a spec nests a few levels, and this leaves
-/// ample room below `serde_json`'s limit of 128 for the levels of the object above it.
-pub const SCREEN_NESTING_LIMIT: usize = 64;
-
-/// Whether `serde_json` may refuse to read `text` into a JSON value where skipping it (serde's
-/// `IgnoredAny`, a `RawValue`, a decoder passing over a field it does not know) accepts it, so that
-/// the text must take the JSON-value path to fail as the value would. Three things do that: a number
-/// beyond `f64`'s range (an exponent or hundreds of digits), a `\u` escape of a lone surrogate, and
-/// nesting deeper than 128 levels. Conservative, which only costs speed: an exponent anywhere (`1e5`
-/// too, or `"v1e2"` inside a string), every run of 256 or more digits, every `\ud`/`\uD` escape and
-/// brackets nested past [`SCREEN_NESTING_LIMIT`] (inside strings too, and counted a word at a time)
-/// count; `"e1000e"` does not. Reads the text eight bytes at a time, without allocating.
-pub fn may_hold_unparsable(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut chunks = bytes.chunks_exact(8);
-    // Whether the byte before the current word is a digit (as the high bit of byte 0).
-    let mut digit_before = 0_u64;
-    let mut digit_words = 0_u32;
-    let mut depth = 0_usize;
-    let mut start = 0_usize;
-    for chunk in &mut chunks {
-        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
-        let digits = digit_bytes(word);
-        // With the 0x20 bit set, only `e` and `E` become `e`, only `{` and `[` become `{`, and only
-        // `}` and `]` become `}`.
-        let lowered = word | (LOW_BITS * 0x20);
-        // A marker right after a digit (JSON has no `2.e5`), and backslashes: both rare, confirmed
-        // by the bytes after them.
-        let mut candidates = bytes_equal(lowered, b'e') & ((digits << 8) | digit_before);
-        let mut escapes = bytes_equal(word, b'\\');
-        if candidates | escapes != 0 {
-            while candidates != 0 {
-                let at = start.saturating_add((candidates.trailing_zeros() / 8) as usize);
-                if exponent_follows(bytes, at) {
-                    return true;
-                }
-                candidates &= candidates - 1;
-            }
-            while escapes != 0 {
-                let at = start.saturating_add((escapes.trailing_zeros() / 8) as usize);
-                if surrogate_escape_at(bytes, at) {
-                    return true;
-                }
-                escapes &= escapes - 1;
-            }
-        }
-        // Every opening bracket of the word counted before its closing ones: an upper bound.
-        depth = depth.saturating_add(marked_bytes(bytes_equal(lowered, b'{')));
-        if depth > SCREEN_NESTING_LIMIT {
-            return true;
-        }
-        depth = depth.saturating_sub(marked_bytes(bytes_equal(lowered, b'}')));
-        digit_before = (digits >> 56) & 0x80;
-        // 32 words of digits in a row: every run of 263 or more digits has them.
-        digit_words = if digits == HIGH_BITS {
-            digit_words.saturating_add(1)
-        } else {
-            0
-        };
-        if digit_words >= 32 {
-            return true;
-        }
-        start = start.saturating_add(8);
-    }
-    // The last bytes, one at a time.
-    for at in start..bytes.len() {
-        match bytes.get(at) {
-            Some(b'e' | b'E')
-                if at
-                    .checked_sub(1)
-                    .and_then(|before| bytes.get(before))
-                    .is_some_and(u8::is_ascii_digit)
-                    && exponent_follows(bytes, at) =>
-            {
-                return true;
-            }
-            Some(b'\\') if surrogate_escape_at(bytes, at) => return true,
-            Some(b'{' | b'[') => {
-                depth = depth.saturating_add(1);
-                if depth > SCREEN_NESTING_LIMIT {
-                    return true;
-                }
-            }
-            Some(b'}' | b']') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
-/// Whether the backslash at `at` starts `\ud` or `\uD`: every escape of a surrogate (`\ud800` to
-/// `\udfff`), which `serde_json` refuses unless a low one follows a high one.
-fn surrogate_escape_at(bytes: &[u8], at: usize) -> bool {
-    bytes.get(at.saturating_add(1)) == Some(&b'u') && matches!(bytes.get(at.saturating_add(2)), Some(b'd' | b'D'))
-}
-
-/// How many bytes a mask of high bits (as [`bytes_equal`] gives) marks: the marks, moved to the low
-/// bit of their bytes, summed into the top byte by one multiplication (at most 8, so nothing carries
-/// out of it). Cheaper than `count_ones` on targets without a population count instruction.
-fn marked_bytes(mask: u64) -> usize {
-    ((mask >> 7).wrapping_mul(LOW_BITS) >> 56) as usize
-}
-
-/// The high bit of each byte of `word` that is an ASCII digit (exact per byte: on seven-bit bytes the
-/// additions cannot carry into the next byte).
-fn digit_bytes(word: u64) -> u64 {
-    let low = word & !HIGH_BITS;
-    let at_least_0 = low.wrapping_add(LOW_BITS * u64::from(0x80 - b'0'));
-    let above_9 = low.wrapping_add(LOW_BITS * u64::from(0x80 - b'9' - 1));
-    at_least_0 & !above_9 & !word & HIGH_BITS
-}
-
-/// Whether the byte after the marker at `at` starts an exponent's digits (a digit or a sign).
-fn exponent_follows(bytes: &[u8], at: usize) -> bool {
-    bytes
-        .get(at.saturating_add(1))
-        .is_some_and(|b| b.is_ascii_digit() || *b == b'+' || *b == b'-')
 }
 
 /// A `v1beta1` spec decoded from its text through a JSON value, by `decode` (the tree decoding).
@@ -855,173 +733,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    /// Every text `serde_json` cannot read into a value for a number out of range is flagged; the
-    /// numbers it reads are flagged only when they carry an exponent or 256+ digits.
-    #[test]
-    fn unreadable_numbers_are_flagged() {
-        let out_of_range = |text: &str| {
-            serde_json::from_str::<Value>(text)
-                .err()
-                .is_some_and(|e| e.to_string().starts_with("number out of range"))
-        };
-        // Digit runs of every length around the limits, at every alignment.
-        for pad in 0..8 {
-            for digits in (1..250).chain(255..420) {
-                for fraction in ["", ".5"] {
-                    let text = format!(
-                        r#"{{"p":"{}","n":1{}{fraction}}}"#,
-                        "x".repeat(pad),
-                        "0".repeat(digits - 1)
-                    );
-                    let flagged = may_hold_unparsable(&text);
-                    if out_of_range(&text) {
-                        assert!(flagged, "{digits} digits, pad {pad}: not flagged");
-                    }
-                    if digits < 256 {
-                        assert!(!flagged, "{digits} digits, pad {pad}: flagged");
-                    }
-                }
-            }
-        }
-        for (text, flagged) in [
-            (r#"{"n":1e400}"#, true),
-            (r#"{"n":-1E+400}"#, true),
-            (r#"{"n":1.5e-7}"#, true),
-            (r#"{"n":2.5e5}"#, true),
-            (r#"{"n":[1,2,3],"s":"e1000e","t":"Gi","u":"3e"}"#, false),
-            (r#"{"bus":"virtio","model":"e1000e","n":-12.5}"#, false),
-        ] {
-            assert_eq!(may_hold_unparsable(text), flagged, "{text}");
-        }
-    }
-
-    /// Lone surrogate escapes and deep nesting, which `serde_json` refuses, are flagged; the texts
-    /// around them that it reads are not.
-    #[test]
-    fn surrogates_and_deep_nesting_are_flagged() {
-        let refused = |text: &str| serde_json::from_str::<Value>(text).is_err();
-        for (text, flagged) in [
-            (r#"{"a":"\ud800"}"#, true),
-            (r#"{"a":"\uDC00x"}"#, true),
-            (r#"{"a":"\ud83d\ude00"}"#, true), // a valid pair: read fine, flagged all the same
-            (r#"{"a":"\u00f1\n\"\\"}"#, false),
-            (r#"{"a":"\\ud800"}"#, true), // an escaped backslash, then text: flagged all the same
-        ] {
-            assert_eq!(may_hold_unparsable(text), flagged, "{text}");
-            if !flagged {
-                assert!(!refused(text), "{text}");
-            }
-        }
-        for pad in 0..8 {
-            for depth in [1, 30, SCREEN_NESTING_LIMIT - 8, SCREEN_NESTING_LIMIT + 1, 129, 300] {
-                for (open, close) in [("[", "]"), ("{\"k\":", "}")] {
-                    let text = format!("{}{}1{}", " ".repeat(pad), open.repeat(depth), close.repeat(depth));
-                    let flagged = may_hold_unparsable(&text);
-                    if refused(&text) {
-                        assert!(flagged, "depth {depth}, pad {pad}: not flagged");
-                    }
-                    if depth > SCREEN_NESTING_LIMIT {
-                        assert!(flagged, "depth {depth}, pad {pad}: not flagged");
-                    }
-                    // Up to 7 brackets of a word may be counted before their closing ones.
-                    if depth + 8 <= SCREEN_NESTING_LIMIT {
-                        assert!(!flagged, "depth {depth}, pad {pad}: flagged");
-                    }
-                }
-            }
-        }
-        // Brackets that close as they open never add up.
-        assert!(!may_hold_unparsable(&"[1],{\"a\":[]},".repeat(100)));
-    }
-
-    /// The word-at-a-time screen agrees with a byte-at-a-time one on texts made of the bytes that
-    /// matter, at every length and alignment.
-    #[test]
-    fn the_screen_agrees_with_a_plain_scan() {
-        fn plain(bytes: &[u8]) -> bool {
-            let exponent = (1..bytes.len()).any(|at| {
-                matches!(bytes[at], b'e' | b'E')
-                    && bytes[at - 1].is_ascii_digit()
-                    && bytes
-                        .get(at + 1)
-                        .is_some_and(|b| b.is_ascii_digit() || *b == b'+' || *b == b'-')
-            });
-            let surrogate = bytes
-                .windows(3)
-                .any(|w| w[0] == b'\\' && w[1] == b'u' && matches!(w[2], b'd' | b'D'));
-            let runs = bytes
-                .chunks_exact(8)
-                .map(|chunk| chunk.iter().all(u8::is_ascii_digit))
-                .fold((0, 0), |(run, best), digits| {
-                    if digits {
-                        (run + 1, best.max(run + 1))
-                    } else {
-                        (0, best)
-                    }
-                })
-                .1;
-            // The screen's bound: whole words count their opening brackets first, the rest byte by byte.
-            let opens = |b: &u8| matches!(b, b'{' | b'[');
-            let closes = |b: &u8| matches!(b, b'}' | b']');
-            let whole = bytes.len() / 8 * 8;
-            let mut depth = 0_usize;
-            let mut deep = false;
-            for chunk in bytes[..whole].chunks_exact(8) {
-                depth += chunk.iter().filter(|b| opens(b)).count();
-                deep |= depth > SCREEN_NESTING_LIMIT;
-                depth = depth.saturating_sub(chunk.iter().filter(|b| closes(b)).count());
-            }
-            for b in &bytes[whole..] {
-                if opens(b) {
-                    depth += 1;
-                    deep |= depth > SCREEN_NESTING_LIMIT;
-                } else if closes(b) {
-                    depth = depth.saturating_sub(1);
-                }
-            }
-            exponent || surrogate || runs >= 32 || deep
-        }
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let alphabets: [(&str, u64); 2] = [("0123456789eE.+-x\" é9/:\\udD", 48), ("{[}]x[{", 200)];
-        for (alphabet, longest) in alphabets {
-            let alphabet: Vec<char> = alphabet.chars().collect();
-            for _ in 0..200_000 {
-                let len = (next() % longest) as usize;
-                let text: String = (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                    .collect();
-                assert_eq!(may_hold_unparsable(&text), plain(text.as_bytes()), "{text:?}");
-            }
-        }
-        for digits in 250..300 {
-            for pad in 0..8 {
-                let text = format!("{}{}", "x".repeat(pad), "7".repeat(digits));
-                assert_eq!(may_hold_unparsable(&text), plain(text.as_bytes()), "{digits} {pad}");
-            }
-        }
-    }
-
-    /// No bundled object is flagged: real objects keep the straight path.
-    #[test]
-    fn no_bundled_object_is_flagged() {
-        for file in [
-            "common-clusterinstancetypes-bundle.json",
-            "common-clusterpreferences-bundle.json",
-        ] {
-            let path = format!("{}/data/common-instancetypes/{file}", env!("CARGO_MANIFEST_DIR"));
-            let objects: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            for object in objects {
-                assert!(!may_hold_unparsable(&object.to_string()), "{object}");
-            }
-        }
-    }
 
     fn it_object(api_version: &str, kind: &str, spec: Value) -> Value {
         json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}, "spec": spec})
