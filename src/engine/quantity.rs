@@ -365,28 +365,15 @@ fn digits_to_string(digits: &[u8]) -> String {
 }
 
 /// Divides an integer (digits most significant first) by `d`, returning the
-/// quotient digits and the remainder.
-fn div_small(digits: &[u8], d: u64) -> (Vec<u8>, u64) {
-    let d = d.max(1);
+/// quotient digits and the remainder. A 16-bit divisor keeps every step in 64 bits.
+fn div_small(digits: &[u8], d: u16) -> (Vec<u8>, u64) {
+    let d = u64::from(d.max(1));
     let mut q = Vec::with_capacity(digits.len());
     let mut rem = 0_u64;
-    // The remainder stays below `d`, so `rem * 10 + 9` fits 64 bits for every `d` up to this bound;
-    // above it, 128-bit arithmetic (a library call, many times slower).
-    if d <= u64::MAX / 16 {
-        for &x in digits {
-            let cur = rem * 10 + u64::from(x);
-            q.push(u8::try_from(cur / d).unwrap_or(0));
-            rem = cur % d;
-        }
-    } else {
-        let wide = u128::from(d);
-        let mut wide_rem = 0_u128;
-        for &x in digits {
-            let cur = wide_rem * 10 + u128::from(x);
-            q.push(u8::try_from(cur / wide).unwrap_or(0));
-            wide_rem = cur % wide;
-        }
-        rem = u64::try_from(wide_rem).unwrap_or(0);
+    for &x in digits {
+        let cur = rem * 10 + u64::from(x);
+        q.push(u8::try_from(cur / d).unwrap_or(0));
+        rem = cur % d;
     }
     let lead = q.iter().take_while(|&&x| x == 0).count();
     q.drain(..lead);
@@ -822,8 +809,7 @@ impl Quantity {
                         times = times.saturating_add(1);
                     }
                     // 1024^6 is 2^60: a 64-bit value divides at most six times.
-                    const BINARY: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-                    if let Some(suffix) = BINARY.get(times) {
+                    if let Some(suffix) = BINARY_SUFFIXES.get(times) {
                         return format!("{sign}{value}{suffix}");
                     }
                 }
@@ -837,8 +823,7 @@ impl Quantity {
                     digits = q;
                     times = times.saturating_add(1);
                 }
-                const BINARY: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-                match BINARY.get(times) {
+                match BINARY_SUFFIXES.get(times) {
                     Some(suffix) => format!("{sign}{}{suffix}", digits_to_string(&digits)),
                     None => {
                         let (mantissa, exp) = self.mag.canonical10();
@@ -849,6 +834,9 @@ impl Quantity {
         }
     }
 }
+
+/// The BinarySI suffixes, by how many times the value divides by 1024.
+const BINARY_SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
 
 fn decimal_si_suffix(exp: i64) -> Option<&'static str> {
     Some(match exp {
@@ -1078,7 +1066,7 @@ mod tests {
                 digits = quotient;
                 times += 1;
             }
-            let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][times];
+            let suffix = BINARY_SUFFIXES[times];
             format!(
                 "{}{}{suffix}",
                 if q.negative { "-" } else { "" },
@@ -1134,7 +1122,7 @@ mod tests {
             assert_eq!(div10(v), (v / 10, u8::try_from(v % 10).unwrap()), "{v}");
             let digits: Vec<u8> = v.to_string().bytes().map(|b| b - b'0').collect();
             assert_eq!(Mag::from_u128(v).digits, Mag::new(digits.clone(), 0).digits, "{v}");
-            for d in [1_u64, 7, 10, 1024, u64::MAX / 16, u64::MAX / 16 + 1, u64::MAX] {
+            for d in [1_u16, 7, 10, 1024, u16::MAX] {
                 let (q, rem) = div_small(&digits, d);
                 let expected_q = if v / u128::from(d) == 0 {
                     String::new()
