@@ -76,14 +76,19 @@ pub fn read_matcher(vm: &Value, role: MatcherRole) -> Result<Option<Matcher>, Sh
     let Some(raw) = spec.and_then(|s| json::get(s, key)) else {
         return Ok(None);
     };
-    let field = format!("spec.{key}");
-    json::as_object(raw, &field)?;
+    // The path for errors, without building it on every read.
+    let field = match key {
+        "flavor" => "spec.flavor",
+        "instancetype" => "spec.instancetype",
+        _ => "spec.preference",
+    };
+    json::as_object(raw, field)?;
     let text = |name: &str| -> Result<String, ShapeError> {
         match json::get(raw, name) {
             None => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
             Some(other) => Err(ShapeError::new(
-                json::join(&field, name),
+                json::join(field, name),
                 format!("expected a string, found {}", json::type_name(other)),
             )),
         }

@@ -102,6 +102,14 @@ impl InferTarget {
         }
     }
 
+    /// The matcher's path in the VM (`spec.instancetype` or `spec.preference`), for errors.
+    pub fn matcher_path(self) -> &'static str {
+        match self {
+            Self::Instancetype => "spec.instancetype",
+            Self::Preference => "spec.preference",
+        }
+    }
+
     /// The label holding the default name.
     pub fn name_label(self) -> &'static str {
         match self {
@@ -459,9 +467,9 @@ pub fn infer_defaults(
         None => None,
     };
     let Some(matcher) = matcher else {
-        return Err(malformed(VM_OWNER, &format!("spec.{field}"), "is not set"));
+        return Err(malformed(VM_OWNER, target.matcher_path(), "is not set"));
     };
-    let volume_name = get_name(matcher, "inferFromVolume", VM_OWNER, &format!("spec.{field}"))?;
+    let volume_name = get_name(matcher, "inferFromVolume", VM_OWNER, target.matcher_path())?;
     let Some(spec) = spec else {
         return Err(malformed(VM_OWNER, "spec", "is not set"));
     };
@@ -522,17 +530,17 @@ fn plan(vm: &Value, target: InferTarget) -> Result<Option<Plan>, InferError> {
     let Some(matcher) = get_object(spec, field, VM_OWNER, "spec")? else {
         return Ok(None);
     };
-    let path = format!("spec.{field}");
-    let volume = match get_str(matcher, "inferFromVolume", VM_OWNER, &path)? {
+    let path = target.matcher_path();
+    let volume = match get_str(matcher, "inferFromVolume", VM_OWNER, path)? {
         Some(volume) if !volume.is_empty() => volume,
         _ => return Ok(None),
     };
     // A matcher with both a name and inferFromVolume is rejected by KubeVirt's mutator; that check
     // lives elsewhere in this project, so the matcher is left alone here.
-    if get_str(matcher, "name", VM_OWNER, &path)?.is_some_and(|name| !name.is_empty()) {
+    if get_str(matcher, "name", VM_OWNER, path)?.is_some_and(|name| !name.is_empty()) {
         return Ok(None);
     }
-    let ignore_failure = match get_str(matcher, "inferFromVolumeFailurePolicy", VM_OWNER, &path)? {
+    let ignore_failure = match get_str(matcher, "inferFromVolumeFailurePolicy", VM_OWNER, path)? {
         None | Some(FAILURE_POLICY_REJECT) => false,
         Some(FAILURE_POLICY_IGNORE) => true,
         Some(other) => {

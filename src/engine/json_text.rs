@@ -6,7 +6,7 @@
 //! when reading it into a `serde_json::Value` would certainly succeed and give the same members;
 //! everything it cannot vouch for cheaply (an exponent, a `\ud` escape, an escaped member name,
 //! deep nesting, a known member twice, any syntax error) is [`Unsure`], and the caller parses the
-//! text instead, which decides. Strings are skipped eight bytes at a time; nothing is allocated.
+//! text instead, which decides. Strings are skipped sixteen bytes at a time, nesting costs no call; nothing is allocated.
 
 use std::ops::Range;
 
@@ -36,6 +36,32 @@ fn string_stops(word: u64) -> u64 {
     let backslashes = word ^ (LOW_BITS * u64::from(b'\\'));
     let below = |x: u64, bound: u64| x.wrapping_sub(LOW_BITS * bound) & !x;
     (below(word, 0x20) | below(quotes, 1) | below(backslashes, 1)) & HIGH_BITS
+}
+
+/// Where the run of plain string bytes from `at` ends: at the first `"`, `\\` or control byte, or
+/// at the end of `bytes`. Sixteen bytes at a time (two words, one test), then byte by byte.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn plain_run_end(bytes: &[u8], at: usize) -> usize {
+    let mut rest = bytes.get(at..).unwrap_or_default();
+    while let Some((pair, tail)) = rest.split_first_chunk::<16>() {
+        let pair = u128::from_le_bytes(*pair);
+        let low = string_stops(pair as u64);
+        let high = string_stops((pair >> 64) as u64);
+        if low | high != 0 {
+            let plain = if low != 0 {
+                low.trailing_zeros() / 8
+            } else {
+                8 + high.trailing_zeros() / 8
+            };
+            return bytes.len().saturating_sub(rest.len()).saturating_add(plain as usize);
+        }
+        rest = tail;
+    }
+    let plain = rest
+        .iter()
+        .position(|&byte| matches!(byte, b'"' | b'\\' | ..0x20))
+        .unwrap_or(rest.len());
+    bytes.len().saturating_sub(rest.len()).saturating_add(plain)
 }
 
 /// The members of an object that [`read_envelope`] reads.
@@ -144,18 +170,78 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Any JSON value, starting at its first byte.
+    /// Any JSON value, starting at its first byte. One loop over its tokens, whatever the nesting:
+    /// the containers open inside it are the low bits of `objects` (1 for an object, 0 for an
+    /// array; [`DEPTH_LIMIT`] keeps them under 128), so a level costs no call. Member names are
+    /// checked like any string and not read: escaped ones are fine here.
     fn value(&mut self) -> Scan<()> {
-        match self.peek() {
-            Some(b'"') => self.string().map(drop),
-            Some(b'{') => self.object(|scan, _| scan.value()),
-            Some(b'[') => self.array(),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(Unsure),
+        let mut objects = 0_u128;
+        let mut open = 0_usize;
+        loop {
+            // A value is due, at its first byte.
+            match self.peek() {
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(bracket @ (b'{' | b'[')) => {
+                    self.nest()?;
+                    self.advance(1);
+                    self.whitespace();
+                    let is_object = bracket == b'{';
+                    if self.peek() == Some(if is_object { b'}' } else { b']' }) {
+                        self.advance(1);
+                        self.depth = self.depth.saturating_sub(1);
+                    } else {
+                        open = open.saturating_add(1);
+                        objects = objects << 1 | u128::from(is_object);
+                        if is_object {
+                            self.member_name()?;
+                        }
+                        continue;
+                    }
+                }
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                _ => return Err(Unsure),
+            }
+            // A value is complete: what follows closes containers, until a comma asks for the next
+            // value or the outermost one is closed.
+            loop {
+                if open == 0 {
+                    return Ok(());
+                }
+                self.whitespace();
+                let in_object = objects & 1 == 1;
+                match self.peek() {
+                    Some(b',') => {
+                        self.advance(1);
+                        self.whitespace();
+                        if in_object {
+                            self.member_name()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if in_object => {}
+                    Some(b']') if !in_object => {}
+                    _ => return Err(Unsure),
+                }
+                self.advance(1);
+                open = open.saturating_sub(1);
+                objects >>= 1;
+                self.depth = self.depth.saturating_sub(1);
+            }
         }
+    }
+
+    /// A member's name and its colon, leaving the scan at the value's first byte.
+    fn member_name(&mut self) -> Scan<()> {
+        self.string()?;
+        self.whitespace();
+        self.expect(b':')?;
+        self.whitespace();
+        Ok(())
     }
 
     fn literal(&mut self, word: &[u8]) -> Scan<()> {
@@ -173,42 +259,31 @@ impl<'a> Scanner<'a> {
         if self.depth > DEPTH_LIMIT { Err(Unsure) } else { Ok(()) }
     }
 
-    /// An object, each member's value read by `member` (given the member's name, unescaped names
-    /// only: an escaped name might spell a member the caller reads).
+    /// An object whose member values are read by `member`, given the member's name (unescaped names
+    /// only: an escaped name might spell a member the caller reads). For the levels whose members
+    /// are read; [`Scanner::value`] skips any other.
     fn object(&mut self, mut member: impl FnMut(&mut Self, &[u8]) -> Scan<()>) -> Scan<()> {
-        self.nested(b'{', b'}', |scan| {
-            let (name, escaped) = scan.string()?;
-            if escaped {
-                return Err(Unsure);
-            }
-            scan.whitespace();
-            scan.expect(b':')?;
-            scan.whitespace();
-            let bytes = scan.bytes;
-            member(scan, bytes.get(name).ok_or(Unsure)?)
-        })
-    }
-
-    fn array(&mut self) -> Scan<()> {
-        self.nested(b'[', b']', Self::value)
-    }
-
-    /// The items of an object or array between `open` and `close`, separated by commas, each read
-    /// by `item`.
-    fn nested(&mut self, open: u8, close: u8, mut item: impl FnMut(&mut Self) -> Scan<()>) -> Scan<()> {
         self.nest()?;
-        self.expect(open)?;
+        self.expect(b'{')?;
         self.whitespace();
-        if self.peek() == Some(close) {
+        if self.peek() == Some(b'}') {
             self.advance(1);
         } else {
             loop {
                 self.whitespace();
-                item(self)?;
+                let (name, escaped) = self.string()?;
+                if escaped {
+                    return Err(Unsure);
+                }
+                self.whitespace();
+                self.expect(b':')?;
+                self.whitespace();
+                let bytes = self.bytes;
+                member(self, bytes.get(name).ok_or(Unsure)?)?;
                 self.whitespace();
                 match self.peek() {
                     Some(b',') => self.advance(1),
-                    Some(byte) if byte == close => {
+                    Some(b'}') => {
                         self.advance(1);
                         break;
                     }
@@ -220,33 +295,16 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    /// A string: where its contents lie, and whether they hold an escape.
+    /// A string: where its contents lie, and whether they hold an escape. Inlined natively: it is
+    /// most of the scan, and its callers' loops keep its constants at hand (in the npm module,
+    /// where size counts, the compiler decides).
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn string(&mut self) -> Scan<(Range<usize>, bool)> {
         self.expect(b'"')?;
         let start = self.at;
         let mut escaped = false;
         loop {
-            // Plain bytes sixteen at a time first (two words, one test).
-            let mut plain = 0_usize;
-            for pair in self.bytes.get(self.at..).unwrap_or_default().chunks_exact(16) {
-                let word = |at: usize| {
-                    pair.get(at..at.saturating_add(8))
-                        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
-                        .map_or(HIGH_BITS, u64::from_le_bytes)
-                };
-                let (low, high) = (string_stops(word(0)), string_stops(word(8)));
-                if low | high != 0 {
-                    let first = if low != 0 {
-                        low.trailing_zeros()
-                    } else {
-                        64 + high.trailing_zeros()
-                    };
-                    plain = plain.saturating_add((first / 8) as usize);
-                    break;
-                }
-                plain = plain.saturating_add(16);
-            }
-            self.advance(plain);
+            self.at = plain_run_end(self.bytes, self.at);
             match self.peek() {
                 Some(b'"') => {
                     let end = self.at;
@@ -257,7 +315,6 @@ impl<'a> Scanner<'a> {
                     escaped = true;
                     self.escape()?;
                 }
-                Some(0x20..) => self.advance(1),
                 // A control byte, or the end of the text.
                 _ => return Err(Unsure),
             }
@@ -368,6 +425,8 @@ mod tests {
             " [ ] ",
             r#"{"a": [1, -2, 0, 0.5, -0.25, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9"], "b": {}}"#,
             "\"0123456789abcdefghij\"",
+            // Escaped member names below the levels read, and containers closing in turn.
+            r#"{"a":{"b\u0041":[{"c\n":[]},[{}],{"d":{"e":[1,{"f":null}]}}]}}"#,
             &format!("{}1{}", "[".repeat(DEPTH_LIMIT), "]".repeat(DEPTH_LIMIT)),
             &"9".repeat(DIGITS_LIMIT),
         ] {
@@ -399,6 +458,13 @@ mod tests {
             "\"a\u{1}b\"",
             "\"unterminated",
             "{} {}",
+            "[{\"a\":1]}",
+            "{\"a\":[1}]",
+            "[[1]]]",
+            "{\"a\":{}}}",
+            "[{\"a\" 1}]",
+            "[{\"a\":}]",
+            "[{1:2}]",
             "\u{a0}{}",
             &format!("{}1{}", "[".repeat(DEPTH_LIMIT + 1), "]".repeat(DEPTH_LIMIT + 1)),
             &"9".repeat(DIGITS_LIMIT + 1),
