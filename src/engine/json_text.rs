@@ -4,9 +4,10 @@
 //! [`read_envelope`] finds an object's `apiVersion`, `kind`, `metadata.name`, `metadata.namespace`
 //! and where its `spec` lies, and checks the rest of the text on the way. It vouches for a text only
 //! when reading it into a `serde_json::Value` would certainly succeed and give the same members;
-//! everything it cannot vouch for cheaply (an exponent, a `\ud` escape, an escaped member name,
-//! deep nesting, a known member twice, any syntax error) is [`Unsure`], and the caller parses the
-//! text instead, which decides. Strings are skipped sixteen bytes at a time, nesting costs no call; nothing is allocated.
+//! everything it cannot vouch for cheaply (an exponent, a `\ud` escape, an escaped member name at a
+//! level whose members are read, deep nesting, a known member twice, any syntax error) is
+//! [`Unsure`], and the caller parses the text instead, which decides. Strings are skipped sixteen
+//! bytes at a time and nesting costs no call; nothing is allocated.
 
 use std::ops::Range;
 
