@@ -66,8 +66,9 @@ out(
   `${n.instancetypes} instancetypes × (${n.preferences} preferences + none) = ${n.cells} VMs (bench/vm.json: a containerDisk and ` +
     `a cloud-init volume), ${n.passes} passes, every iteration timed (benches/engine_report.rs, ${n.expand.samples.toLocaleString("en-US")} ` +
     `samples per row). One iteration is a caller's whole job: parse the VM (${n.vm_bytes_mean.toFixed(0)} B) and its instancetype + ` +
-    `preference (${n.object_bytes_mean.toFixed(0)} B) from bytes (\`InMemorySource::insert_json\`: the objects are read for their kind ` +
-    `and name, each spec is decoded when the expansion asks for it), \`engine::expand::expand_owned\`, serialize.`,
+    `preference (${n.object_bytes_mean.toFixed(0)} B) from bytes (\`BorrowingSource::insert_json\`: the objects' texts are checked and ` +
+    `read for their kind and name, kept borrowed, each spec decoded from its text when the expansion asks for it), ` +
+    `\`engine::expand::expand_owned\`, serialize.`,
 );
 out();
 out("| per VM | median | p99 | target | |");
@@ -81,6 +82,10 @@ out(
     `${times(n.inputs_floor.median_us / n.floor.median_us)} floor before any expansion |`,
 );
 out(`| expand through the borrowing \`expand(&vm)\` (one VM copy more) | ${us(n.expand_borrowed.median_us)} | ${us(n.expand_borrowed.p99_us)} | | |`);
+out(
+  `| expand with the objects' texts copied in (\`InMemorySource::insert_json\`) | ${us(n.expand_copied.median_us)} | ${us(n.expand_copied.p99_us)} | | ` +
+    `${times(n.expand_copied.median_us / n.floor.median_us)} floor |`,
+);
 out(`| KubeVirt's Go \`Expand\`, same job (issue 5) | ~50 µs | | | floor ~17 µs, ratio ~2.9× |`);
 out();
 const d2 = n.disks["2"];

@@ -93,10 +93,13 @@ fn main() {
     let passes = arg_value(&args, "--passes").unwrap_or(10);
     let expand_owned = |case: &common::Case| common::expand_job(case, &options);
     let expand_borrowed = |case: &common::Case| common::expand_borrowed_job(case, &options);
-    // name, job: the engine (the caller hands its VM over), the borrowing API, and two floors
-    let jobs: [(&str, &Job<'_>); 4] = [
+    let expand_copied = |case: &common::Case| common::expand_copied_job(case, &options);
+    // name, job: the engine (the caller hands its VM over and lends the objects' texts), the borrowing
+    // `expand(&vm)`, the objects' texts copied in, and two floors
+    let jobs: [(&str, &Job<'_>); 5] = [
         ("expand", &expand_owned),
         ("expand_borrowed", &expand_borrowed),
+        ("expand_copied", &expand_copied),
         ("inputs_floor", &common::inputs_job),
         ("floor", &common::floor_job),
     ];

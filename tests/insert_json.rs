@@ -1,14 +1,14 @@
 //! `InMemorySource::insert_json` (instancetype and preference specs decoded straight from JSON text)
 //! answers exactly as `InMemorySource::insert` of the parsed text: same errors, same objects, same
 //! specs or the same decoding errors, for the whole common-instancetypes catalogue and for texts
-//! built to trip a decoder that skips the JSON tree. `Fetched::from_text` (the policy's host
-//! answers) likewise answers as the parsed answer.
+//! built to trip a decoder that skips the JSON tree. `BorrowingSource::insert_json` (the texts kept
+//! borrowed) and `Fetched::from_text` (the policy's host answers) likewise answer as the parsed text.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::sync::Arc;
 
 use kubevirt_instancetype::engine::lookup::{
-    Fetched, InMemorySource, LookupError, ObjectRef, ObjectSource, ResourceKind, SpecLookupError,
+    BorrowingSource, Fetched, InMemorySource, LookupError, ObjectRef, ObjectSource, ResourceKind, SpecLookupError,
 };
 use kubevirt_instancetype::engine::model::{InstancetypeSpec, PreferenceSpec};
 use serde_json::{Value, json};
@@ -60,11 +60,24 @@ impl Answers {
     }
 }
 
-/// Inserts `text` both ways and compares every answer the two sources give.
+/// Inserts `text` as text (copied and borrowed) and as its parsed value, and compares every answer
+/// the sources give.
 fn assert_same(text: &str, name: &str) {
     let mut from_text = InMemorySource::new();
+    let mut borrowing = BorrowingSource::new();
     let mut from_value = InMemorySource::new();
     let inserted = from_text.insert_json(text, Some(NAMESPACE));
+    assert_eq!(
+        borrowing.insert_json(text, Some(NAMESPACE)),
+        inserted,
+        "{text}: borrowed insert result"
+    );
+    assert_eq!(borrowing.len(), from_text.len(), "{text}: objects borrowed");
+    assert_eq!(
+        borrowing.takes_default_namespace(),
+        from_text.takes_default_namespace(),
+        "{text}: default namespace taken, borrowed"
+    );
     let expected = match serde_json::from_str::<Value>(text) {
         Ok(value) => from_value.insert(value, Some(NAMESPACE)),
         Err(_) => {
@@ -86,9 +99,19 @@ fn assert_same(text: &str, name: &str) {
             "{text}: answers for {object}"
         );
         assert_eq!(
+            Answers::of_source(&borrowing, &object),
+            Answers::of_source(&from_value, &object),
+            "{text}: borrowed answers for {object}"
+        );
+        assert_eq!(
             from_text.get(&object),
             from_value.get(&object),
             "{text}: copy of {object}"
+        );
+        assert_eq!(
+            borrowing.get(&object),
+            from_value.get(&object),
+            "{text}: borrowed copy of {object}"
         );
     }
 }

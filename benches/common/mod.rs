@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use kubevirt_instancetype::engine::expand::{expand, expand_owned};
-use kubevirt_instancetype::engine::lookup::InMemorySource;
+use kubevirt_instancetype::engine::lookup::{BorrowingSource, InMemorySource, ObjectSource};
 use kubevirt_instancetype::engine::options::ExpandOptions;
 use serde_json::{Value, json};
 
@@ -139,43 +139,76 @@ pub fn fedora_case(disks: usize) -> Case {
     }
 }
 
-/// The cluster a caller builds from the instancetype and preference bytes it received
-/// (`InMemorySource::insert_json`: a `v1beta1` spec is decoded straight from the text).
-fn parse_objects(case: &Case) -> Result<InMemorySource, String> {
-    let mut source = InMemorySource::new();
+/// Hands the case's instancetype and preference texts, as a caller holds them after receiving their
+/// bytes, to `insert_json`.
+fn insert_objects<'c>(
+    case: &'c Case,
+    mut insert_json: impl FnMut(&'c str) -> Result<(), String>,
+) -> Result<(), String> {
     let text = |bytes| std::str::from_utf8(bytes).map_err(|e| e.to_string());
-    source.insert_json(text(&case.instancetype)?, None)?;
-    if let Some(preference) = &case.preference {
-        source.insert_json(text(preference)?, None)?;
-    }
+    insert_json(text(&case.instancetype)?)?;
+    case.preference
+        .as_deref()
+        .map_or(Ok(()), |preference| insert_json(text(preference)?))
+}
+
+/// The cluster a caller builds from the instancetype and preference texts it holds
+/// (`BorrowingSource::insert_json`: each text is checked and kept borrowed, a `v1beta1` spec decoded
+/// straight from it when the expansion asks).
+fn borrow_objects(case: &Case) -> Result<BorrowingSource<'_>, String> {
+    let mut source = BorrowingSource::new();
+    insert_objects(case, |text| source.insert_json(text, None))?;
     Ok(source)
 }
 
-/// A caller's whole job: parse the VM and its objects from bytes, expand, serialize the result. The
-/// caller owns the VM it parsed, so it hands it over (`expand_owned`).
-#[inline(never)]
-pub fn expand_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u8>, String> {
+/// The same cluster with the texts copied in (`InMemorySource::insert_json`), as a caller that does
+/// not keep them builds it.
+fn copy_objects(case: &Case) -> Result<InMemorySource, String> {
+    let mut source = InMemorySource::new();
+    insert_objects(case, |text| source.insert_json(text, None))?;
+    Ok(source)
+}
+
+/// The VM parsed, expanded against the cluster `objects` builds, and serialized.
+fn expand_with<'c, S: ObjectSource>(
+    case: &'c Case,
+    options: &ExpandOptions,
+    objects: impl FnOnce(&'c Case) -> Result<S, String>,
+) -> Result<Vec<u8>, String> {
     let vm: Value = serde_json::from_slice(&case.vm).map_err(|e| e.to_string())?;
-    let source = parse_objects(case)?;
+    let source = objects(case)?;
     let expanded = expand_owned(vm, &source, options).map_err(|e| e.to_string())?;
     serde_json::to_vec(&expanded).map_err(|e| e.to_string())
+}
+
+/// A caller's whole job: parse the VM and its objects from bytes, expand, serialize the result. The
+/// caller owns the VM it parsed, so it hands it over (`expand_owned`), and lends the objects' texts.
+#[inline(never)]
+pub fn expand_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u8>, String> {
+    expand_with(case, options, borrow_objects)
+}
+
+/// [`expand_job`] with the objects' texts copied into an `InMemorySource`.
+#[inline(never)]
+pub fn expand_copied_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u8>, String> {
+    expand_with(case, options, copy_objects)
 }
 
 /// [`expand_job`] through the borrowing `expand(&vm)`, which copies the VM first.
 #[inline(never)]
 pub fn expand_borrowed_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u8>, String> {
     let vm: Value = serde_json::from_slice(&case.vm).map_err(|e| e.to_string())?;
-    let source = parse_objects(case)?;
+    let source = borrow_objects(case)?;
     let expanded = expand(&vm, &source, options).map_err(|e| e.to_string())?;
     serde_json::to_vec(&expanded).map_err(|e| e.to_string())
 }
 
-/// What no expansion can avoid: the VM parsed, its objects read (`insert_json` reads their kind and name;
+/// What no expansion can avoid: the VM parsed, its objects read (`insert_json` checks their texts and reads their kind and name;
 /// their specs are decoded only when an expansion asks), the VM serialized.
 #[inline(never)]
 pub fn inputs_job(case: &Case) -> Result<Vec<u8>, String> {
     let vm: Value = serde_json::from_slice(&case.vm).map_err(|e| e.to_string())?;
-    let source = parse_objects(case)?;
+    let source = borrow_objects(case)?;
     std::hint::black_box(&source);
     serde_json::to_vec(&vm).map_err(|e| e.to_string())
 }

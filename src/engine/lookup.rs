@@ -300,7 +300,7 @@ impl<T: ObjectSource + ?Sized> ObjectSource for &T {
 /// preference, whose spec is decoded from the text when first asked for (the object's JSON value is
 /// only built if someone asks for it). Answers exactly as the parsed text would.
 #[derive(Debug)]
-pub struct Fetched(Held);
+pub struct Fetched(Held<Box<str>>);
 
 impl Fetched {
     /// An object fetched as a JSON value.
@@ -317,7 +317,7 @@ impl Fetched {
             .map(|envelope| envelope.spec_at);
         match spec_at {
             // The text moves in (no copy).
-            Some(spec_at) => Ok(Self(Held::text(text, spec_at))),
+            Some(spec_at) => Ok(Self(Held::text(text.into_boxed_str(), spec_at))),
             None => Err(text),
         }
     }
@@ -341,28 +341,40 @@ impl Fetched {
 /// An in-memory set of objects, keyed by group, kind, namespace and name (any version of a group
 /// matches, so a `v1alpha2` preference answers a lookup of the `v1beta1` kind).
 #[derive(Debug, Clone, Default)]
-pub struct InMemorySource {
-    objects: BTreeMap<ObjectRef, Held>,
+pub struct InMemorySource(Objects<Box<str>>);
+
+/// An [`InMemorySource`] that keeps the JSON texts given to [`BorrowingSource::insert_json`] by
+/// reference instead of copying them, for a caller that holds the texts anyway (read from a file or a
+/// request body) for as long as it looks objects up. It reads, checks and answers exactly as an
+/// `InMemorySource` with the same objects inserted.
+#[derive(Debug, Clone, Default)]
+pub struct BorrowingSource<'a>(Objects<&'a str>);
+
+/// The objects of an [`InMemorySource`] (`T` is `Box<str>`: texts are copied in) or of a
+/// [`BorrowingSource`] (`&str`: texts borrowed).
+#[derive(Debug, Clone, Default)]
+struct Objects<T> {
+    objects: BTreeMap<ObjectRef, Held<T>>,
     /// Whether a namespaced object without a namespace was put in the default namespace.
     takes_default_namespace: bool,
 }
 
-/// One object of an [`InMemorySource`].
+/// One object of an [`InMemorySource`] or a [`BorrowingSource`].
 #[derive(Debug, Clone)]
-enum Held {
+enum Held<T> {
     /// Inserted as a JSON value.
     Value(Arc<Value>),
     /// A `v1beta1` instancetype or preference inserted as JSON text (shared by clones of the source,
     /// with whatever was decoded from it).
-    Text(Arc<TextObject>),
+    Text(Arc<TextObject<T>>),
 }
 
-/// A `v1beta1` instancetype or preference kept as its JSON text. Its spec is decoded from the `spec`
-/// member's text when first asked for (a catalogue of objects costs only the ones used), and the JSON
-/// value of the whole object is only built if someone asks for it.
+/// A `v1beta1` instancetype or preference kept as its JSON text (copied, or borrowed). Its
+/// spec is decoded from the `spec` member's text when first asked for (a catalogue of objects costs
+/// only the ones used), and the JSON value of the whole object is only built if someone asks for it.
 #[derive(Debug)]
-struct TextObject {
-    text: Box<str>,
+struct TextObject<T> {
+    text: T,
     /// Where the `spec` member's text lies in `text` (vouched for by [`json_text::read_envelope`]: it
     /// reads as a JSON value).
     spec_at: std::ops::Range<usize>,
@@ -378,11 +390,11 @@ enum DecodedSpec {
     Preference(Arc<PreferenceSpec>),
 }
 
-impl Held {
+impl<T: AsRef<str>> Held<T> {
     /// A `v1beta1` instancetype or preference kept as its text, whose spec lies at `spec_at`.
-    fn text(text: impl Into<Box<str>>, spec_at: std::ops::Range<usize>) -> Self {
+    fn text(text: T, spec_at: std::ops::Range<usize>) -> Self {
         Self::Text(Arc::new(TextObject {
-            text: text.into(),
+            text,
             spec_at,
             value: OnceLock::new(),
             spec: OnceLock::new(),
@@ -398,7 +410,7 @@ impl Held {
                     return Ok(Arc::clone(parsed));
                 }
                 // The text was read as a value would read it when it was kept, so this cannot fail.
-                let parsed: Value = serde_json::from_str(&kept.text).map_err(|error| LookupError::Failed {
+                let parsed: Value = serde_json::from_str(kept.text.as_ref()).map_err(|error| LookupError::Failed {
                     object: object.clone(),
                     message: error.to_string(),
                 })?;
@@ -428,7 +440,7 @@ impl Held {
         };
         kept.spec
             .get_or_init(|| {
-                let spec_text = kept.text.get(kept.spec_at.clone())?;
+                let spec_text = kept.text.as_ref().get(kept.spec_at.clone())?;
                 match kind {
                     ResourceKind::Instancetype | ResourceKind::ClusterInstancetype => {
                         legacy::v1beta1_instancetype_spec_from_vouched_text(spec_text)
@@ -465,6 +477,40 @@ impl InMemorySource {
     /// `apiVersion`, `kind` or `metadata.name`, or is of a kind the engine never reads.
     /// Namespaced objects without `metadata.namespace` live in `default_namespace`.
     pub fn insert(&mut self, object: Value, default_namespace: Option<&str>) -> Result<(), String> {
+        self.0.insert(object, default_namespace)
+    }
+
+    /// [`InMemorySource::insert`] for an object given as JSON text, as a caller receives it. Of a
+    /// `v1beta1` instancetype or preference only the kind, name and namespace are read now (its
+    /// metadata, often most of the text, is checked by a scan but not built) and the text is copied
+    /// in; the spec is decoded from the `spec` member's text when first asked for, and the object's
+    /// JSON value is only built if asked for. Anything else is parsed and inserted as a value. Either
+    /// way the source answers exactly as if the parsed text had been inserted.
+    pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
+        self.0.insert_json(text, default_namespace, Box::from)
+    }
+}
+
+impl<'a> BorrowingSource<'a> {
+    /// An empty source.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// As [`InMemorySource::insert`].
+    pub fn insert(&mut self, object: Value, default_namespace: Option<&str>) -> Result<(), String> {
+        self.0.insert(object, default_namespace)
+    }
+
+    /// As [`InMemorySource::insert_json`], but a `v1beta1` instancetype or preference keeps `text`
+    /// borrowed instead of a copy of it (anything else is parsed into a value, as there).
+    pub fn insert_json(&mut self, text: &'a str, default_namespace: Option<&str>) -> Result<(), String> {
+        self.0.insert_json(text, default_namespace, |text| text)
+    }
+}
+
+impl<T: AsRef<str>> Objects<T> {
+    fn insert(&mut self, object: Value, default_namespace: Option<&str>) -> Result<(), String> {
         let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
         let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
         let metadata = object.get("metadata");
@@ -475,21 +521,21 @@ impl InMemorySource {
         Ok(())
     }
 
-    /// [`InMemorySource::insert`] for an object given as JSON text, as a caller receives it. Of a
-    /// `v1beta1` instancetype or preference only the kind, name and namespace are read now (its
-    /// metadata, often most of the text, is checked by a scan but not built); the spec is decoded from
-    /// the `spec` member's text when first asked for, and the object's JSON value is only built if
-    /// asked for. Anything else is parsed and inserted as a value. Either way the source answers
-    /// exactly as if the parsed text had been inserted.
-    pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
+    /// An object given as JSON text: a `v1beta1` instancetype or preference is kept as the text
+    /// `keep` makes of it (a copy, or the text itself when borrowed); anything else is parsed.
+    fn insert_json<'t>(
+        &mut self,
+        text: &'t str,
+        default_namespace: Option<&str>,
+        keep: impl FnOnce(&'t str) -> T,
+    ) -> Result<(), String> {
         if let Some((key, spec_at)) = self.read_envelope(text, default_namespace) {
-            self.objects.insert(key, Held::text(text, spec_at));
+            self.objects.insert(key, Held::text(keep(text), spec_at));
             return Ok(());
         }
         let object = serde_json::from_str(text).map_err(|error| format!("not a JSON object: {error}"))?;
         self.insert(object, default_namespace)
     }
-
     /// The key of a `v1beta1` instancetype or preference and where its `spec` member lies in
     /// `text`; `None` sends the text down the general path (which also gives the errors).
     fn read_envelope(
@@ -535,46 +581,56 @@ impl InMemorySource {
         Ok(ObjectRef::new(resource, own_namespace.or(default_namespace), name))
     }
 
-    /// Number of objects held.
-    pub fn len(&self) -> usize {
-        self.objects.len()
-    }
-
-    /// Whether no object is held.
-    pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
-    }
-
-    /// Whether a namespaced object without `metadata.namespace` was put in the default namespace
-    /// given at insertion: only then do the source's answers depend on that namespace.
-    pub fn takes_default_namespace(&self) -> bool {
-        self.takes_default_namespace
-    }
-
-    fn held(&self, object: &ObjectRef) -> Result<&Held, LookupError> {
+    fn held(&self, object: &ObjectRef) -> Result<&Held<T>, LookupError> {
         self.objects
             .get(object)
             .ok_or_else(|| LookupError::NotFound(object.clone()))
     }
 }
 
-impl ObjectSource for InMemorySource {
-    fn get(&self, object: &ObjectRef) -> Result<Value, LookupError> {
-        self.get_shared(object).map(|found| Value::clone(&found))
-    }
+/// What the two sources holding [`Objects`] answer from them.
+macro_rules! answer_from_objects {
+    ($source:ty) => {
+        impl $source {
+            /// Number of objects held.
+            pub fn len(&self) -> usize {
+                self.0.objects.len()
+            }
 
-    fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
-        self.held(object)?.shared(object)
-    }
+            /// Whether no object is held.
+            pub fn is_empty(&self) -> bool {
+                self.0.objects.is_empty()
+            }
 
-    fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
-        self.held(object)?.instancetype_spec(object)
-    }
+            /// Whether a namespaced object without `metadata.namespace` was put in the default
+            /// namespace given at insertion: only then do the source's answers depend on it.
+            pub fn takes_default_namespace(&self) -> bool {
+                self.0.takes_default_namespace
+            }
+        }
 
-    fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
-        self.held(object)?.preference_spec(object)
-    }
+        impl ObjectSource for $source {
+            fn get(&self, object: &ObjectRef) -> Result<Value, LookupError> {
+                self.get_shared(object).map(|found| Value::clone(&found))
+            }
+
+            fn get_shared(&self, object: &ObjectRef) -> Result<Arc<Value>, LookupError> {
+                self.0.held(object)?.shared(object)
+            }
+
+            fn instancetype_spec(&self, object: &ObjectRef) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
+                self.0.held(object)?.instancetype_spec(object)
+            }
+
+            fn preference_spec(&self, object: &ObjectRef) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
+                self.0.held(object)?.preference_spec(object)
+            }
+        }
+    };
 }
+
+answer_from_objects!(InMemorySource);
+answer_from_objects!(BorrowingSource<'_>);
 
 /// One remembered answer of a [`RecordingSource`].
 type SharedAnswer = Result<Arc<Fetched>, LookupError>;
