@@ -1,12 +1,13 @@
-//! `InMemorySource::insert_json` (an instancetype or preference read from its JSON text, the spec
-//! decoded from the spec member's text) against `InMemorySource::insert` of the parsed text: the same
-//! insert result, and the same answer to every lookup (object, instancetype spec, preference spec).
+//! `InMemorySource::insert_json` and `BorrowingSource::insert_json` (an instancetype or preference
+//! read from its JSON text, copied or borrowed, the spec decoded from the spec member's text) against
+//! `InMemorySource::insert` of the parsed text: the same insert result, and the same answer to every
+//! lookup (object, instancetype spec, preference spec).
 //! Golden mode serializes a golden case's instancetype or preference after structural edits
 //! (compact or pretty); raw mode (`{` first, or an odd first byte) takes the bytes as the text itself,
 //! so libFuzzer's byte mutations reach the text reader: duplicate keys, `null`s, escapes, bad JSON.
 #![no_main]
 
-use kubevirt_instancetype::engine::lookup::{InMemorySource, ObjectRef, ObjectSource, ResourceKind};
+use kubevirt_instancetype::engine::lookup::{BorrowingSource, InMemorySource, ObjectRef, ObjectSource, ResourceKind};
 use kubevirt_instancetype_fuzz::read_case;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -34,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
 
     let mut from_text = InMemorySource::new();
     let inserted = from_text.insert_json(&text, Some(NAMESPACE));
+    let mut borrowing = BorrowingSource::new();
+    assert_eq!(borrowing.insert_json(&text, Some(NAMESPACE)), inserted, "borrowed: {text}");
     let Ok(parsed) = serde_json::from_str::<Value>(&text) else {
         assert!(inserted.is_err(), "text that is not JSON was inserted");
         return;
@@ -41,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
     let mut from_value = InMemorySource::new();
     assert_eq!(inserted, from_value.insert(parsed.clone(), Some(NAMESPACE)), "text: {text}");
     assert_eq!(from_text.len(), from_value.len());
+    assert_eq!(borrowing.len(), from_value.len());
 
     let name = parsed
         .get("metadata")
@@ -53,5 +57,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(from_text.instancetype_spec(&object), from_value.instancetype_spec(&object));
         assert_eq!(from_text.preference_spec(&object), from_value.preference_spec(&object));
         assert_eq!(from_text.get_shared(&object), from_value.get_shared(&object));
+        assert_eq!(borrowing.instancetype_spec(&object), from_value.instancetype_spec(&object));
+        assert_eq!(borrowing.preference_spec(&object), from_value.preference_spec(&object));
+        assert_eq!(borrowing.get_shared(&object), from_value.get_shared(&object));
     }
 });
