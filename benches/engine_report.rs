@@ -61,13 +61,18 @@ fn main() {
     let options = ExpandOptions::default();
     let cases = common::matrix();
 
-    // Every cell must expand (a failing cell would be timed on its error path).
+    // Every cell must expand (a failing cell would be timed on its error path), to the same bytes
+    // through every variant of the job.
     let failures: Vec<String> = cases
         .iter()
-        .filter_map(|case| {
-            common::expand_job(case, &options)
-                .err()
-                .map(|e| format!("{}: {e}", case.label))
+        .filter_map(|case| match common::expand_job(case, &options) {
+            Err(e) => Some(format!("{}: {e}", case.label)),
+            Ok(expanded) => {
+                let copied = common::expand_copied_job(case, &options);
+                let borrowed = common::expand_borrowed_job(case, &options);
+                (copied.as_ref() != Ok(&expanded) || borrowed.as_ref() != Ok(&expanded))
+                    .then(|| format!("{}: the job variants disagree", case.label))
+            }
         })
         .collect();
     assert!(

@@ -41,6 +41,14 @@ impl MatcherRole {
         }
     }
 
+    /// The matcher's path in the VM (`spec.instancetype`, `spec.preference`), for errors.
+    pub fn spec_path(self) -> &'static str {
+        match self {
+            Self::Instancetype => "spec.instancetype",
+            Self::Preference => "spec.preference",
+        }
+    }
+
     /// The VM status key of the reference (`instancetypeRef`, `preferenceRef`).
     pub fn status_key(self) -> &'static str {
         match self {
@@ -77,11 +85,7 @@ pub fn read_matcher(vm: &Value, role: MatcherRole) -> Result<Option<Matcher>, Sh
         return Ok(None);
     };
     // The path for errors, without building it on every read.
-    let field = match key {
-        "flavor" => "spec.flavor",
-        "instancetype" => "spec.instancetype",
-        _ => "spec.preference",
-    };
+    let field = if legacy_flavor { "spec.flavor" } else { role.spec_path() };
     json::as_object(raw, field)?;
     let text = |name: &str| -> Result<String, ShapeError> {
         match json::get(raw, name) {

@@ -300,7 +300,7 @@ impl<T: ObjectSource + ?Sized> ObjectSource for &T {
 /// preference, whose spec is decoded from the text when first asked for (the object's JSON value is
 /// only built if someone asks for it). Answers exactly as the parsed text would.
 #[derive(Debug)]
-pub struct Fetched(Held<Box<str>>);
+pub struct Fetched(Held<String>);
 
 impl Fetched {
     /// An object fetched as a JSON value.
@@ -317,7 +317,7 @@ impl Fetched {
             .map(|envelope| envelope.spec_at);
         match spec_at {
             // The text moves in (no copy).
-            Some(spec_at) => Ok(Self(Held::text(text.into_boxed_str(), spec_at))),
+            Some(spec_at) => Ok(Self(Held::text(text, spec_at))),
             None => Err(text),
         }
     }
@@ -343,15 +343,15 @@ impl Fetched {
 #[derive(Debug, Clone, Default)]
 pub struct InMemorySource(Objects<Box<str>>);
 
-/// An [`InMemorySource`] that keeps the JSON texts given to [`BorrowingSource::insert_json`] by
-/// reference instead of copying them, for a caller that holds the texts anyway (read from a file or a
+/// Like [`InMemorySource`], but the JSON texts given to [`BorrowingSource::insert_json`] are kept by
+/// reference instead of copied: for a caller that holds the texts anyway (read from a file or a
 /// request body) for as long as it looks objects up. It reads, checks and answers exactly as an
 /// `InMemorySource` with the same objects inserted.
 #[derive(Debug, Clone, Default)]
 pub struct BorrowingSource<'a>(Objects<&'a str>);
 
 /// The objects of an [`InMemorySource`] (`T` is `Box<str>`: texts are copied in) or of a
-/// [`BorrowingSource`] (`&str`: texts borrowed).
+/// [`BorrowingSource`] (`&str`: texts borrowed); a [`Fetched`] text is a `String` moved in.
 #[derive(Debug, Clone, Default)]
 struct Objects<T> {
     objects: BTreeMap<ObjectRef, Held<T>>,
@@ -536,6 +536,7 @@ impl<T: AsRef<str>> Objects<T> {
         let object = serde_json::from_str(text).map_err(|error| format!("not a JSON object: {error}"))?;
         self.insert(object, default_namespace)
     }
+
     /// The key of a `v1beta1` instancetype or preference and where its `spec` member lies in
     /// `text`; `None` sends the text down the general path (which also gives the errors).
     fn read_envelope(
