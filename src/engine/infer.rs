@@ -67,6 +67,7 @@
 
 use serde_json::{Map, Value};
 
+use super::find::MatcherRole;
 use super::json;
 use super::lookup::{LookupError, ObjectRef, ObjectSource, RecordingSource, ResourceKind};
 
@@ -94,20 +95,22 @@ pub enum InferTarget {
 }
 
 impl InferTarget {
+    /// The matcher this target infers.
+    pub fn role(self) -> MatcherRole {
+        match self {
+            Self::Instancetype => MatcherRole::Instancetype,
+            Self::Preference => MatcherRole::Preference,
+        }
+    }
+
     /// The key of the matcher under the VM's `spec` (`instancetype` or `preference`).
     pub fn matcher_field(self) -> &'static str {
-        match self {
-            Self::Instancetype => "instancetype",
-            Self::Preference => "preference",
-        }
+        self.role().spec_key()
     }
 
     /// The matcher's path in the VM (`spec.instancetype` or `spec.preference`), for errors.
     pub fn matcher_path(self) -> &'static str {
-        match self {
-            Self::Instancetype => "spec.instancetype",
-            Self::Preference => "spec.preference",
-        }
+        self.role().spec_path()
     }
 
     /// The label holding the default name.
