@@ -2,10 +2,13 @@
 //! (divan, in `benches/engine.rs`, reports medians only).
 //!
 //! Every iteration is timed on its own (`Instant` around one job; the timer costs ~25 ns, under 1 % of a
-//! job). Four jobs (benches/common/mod.rs): `expand` (parse, `expand_owned`, serialize), `expand_borrowed`
-//! (the same through `expand(&vm)`), `inputs_floor` (parse everything, serialize the VM) and `floor` (parse
-//! and serialize the VM). After one warm-up pass of each, every pass runs each job over the whole
-//! common-instancetypes matrix; then u1.medium + fedora with 2 and with 50 disks, the jobs interleaved.
+//! job). Six jobs (benches/common/mod.rs): `expand` (parse, `expand_owned`, serialize), `expand_borrowed`
+//! (the same through `expand(&vm)`), `expand_copied` (the objects' texts copied into an `InMemorySource`),
+//! `expand_prepared` (the objects read before the loop: the VM's own part of the job), `inputs_floor`
+//! (parse everything, serialize the VM) and `floor` (parse and serialize the VM). After one warm-up pass
+//! of each, every pass runs each job over the whole common-instancetypes matrix (the matrix figures are
+//! also split by preference family: none, Windows, other); then u1.medium + fedora with 2 and with 50
+//! disks, the jobs interleaved.
 //!
 //! `cargo bench --bench engine_report [-- --passes N] [--matrix-only]` writes `$BENCH_OUT_DIR/native.json`
 //! (default `target/bench/`); `--matrix-only` skips the disks and only prints (for a profiler). Without
@@ -51,6 +54,38 @@ fn time(samples: &mut Vec<u64>, job: impl Fn() -> Result<Vec<u8>, String>) {
 /// One measured job: a case in, the serialized result out.
 type Job<'a> = dyn Fn(&common::Case) -> Result<Vec<u8>, String> + 'a;
 
+/// The preference family of a matrix cell, from its label (`instancetype/preference`): `none`,
+/// `windows` (the Windows preferences, whose specs carry Hyper-V, timer and clock trees), or `other`.
+fn preference_family(label: &str) -> &'static str {
+    match label.split_once('/').map(|(_, preference)| preference) {
+        Some("-") => "none",
+        Some(preference) if preference.starts_with("windows") => "windows",
+        _ => "other",
+    }
+}
+
+/// Each job's samples split by [`preference_family`]: `{family: {"cells", job: summary, ...}}`.
+/// `samples[j]` holds job `j`'s passes over `cases` in order, so sample `i` is of cell `i % cells`.
+fn by_preference(cases: &[common::Case], jobs: &[(&str, &Job<'_>)], samples: &[Vec<u64>]) -> Value {
+    let mut groups = serde_json::Map::new();
+    for family in ["none", "other", "windows"] {
+        let cells = cases.iter().filter(|c| preference_family(&c.label) == family).count();
+        let mut group = serde_json::Map::new();
+        group.insert("cells".into(), json!(cells));
+        for ((name, _), samples) in jobs.iter().zip(samples) {
+            let picked: Vec<u64> = samples
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| preference_family(&cases[i % cases.len()].label) == family)
+                .map(|(_, ns)| *ns)
+                .collect();
+            group.insert((*name).into(), summary(picked));
+        }
+        groups.insert(family.into(), Value::Object(group));
+    }
+    Value::Object(groups)
+}
+
 fn arg_value(args: &[String], flag: &str) -> Option<usize> {
     let position = args.iter().position(|a| a == flag)?;
     args.get(position + 1).and_then(|v| v.parse().ok())
@@ -70,8 +105,11 @@ fn main() {
             Ok(expanded) => {
                 let copied = common::expand_copied_job(case, &options);
                 let borrowed = common::expand_borrowed_job(case, &options);
-                (copied.as_ref() != Ok(&expanded) || borrowed.as_ref() != Ok(&expanded))
-                    .then(|| format!("{}: the job variants disagree", case.label))
+                let prepared = common::expand_prepared_job(case, &options);
+                (copied.as_ref() != Ok(&expanded)
+                    || borrowed.as_ref() != Ok(&expanded)
+                    || prepared.as_ref() != Ok(&expanded))
+                .then(|| format!("{}: the job variants disagree", case.label))
             }
         })
         .collect();
@@ -99,12 +137,14 @@ fn main() {
     let expand_owned = |case: &common::Case| common::expand_job(case, &options);
     let expand_borrowed = |case: &common::Case| common::expand_borrowed_job(case, &options);
     let expand_copied = |case: &common::Case| common::expand_copied_job(case, &options);
+    let expand_prepared = |case: &common::Case| common::expand_prepared_job(case, &options);
     // name, job: the engine (the caller hands its VM over and lends the objects' texts), the borrowing
-    // `expand(&vm)`, the objects' texts copied in, and two floors
-    let jobs: [(&str, &Job<'_>); 5] = [
+    // `expand(&vm)`, the objects' texts copied in, the objects read once before the loop, and two floors
+    let jobs: [(&str, &Job<'_>); 6] = [
         ("expand", &expand_owned),
         ("expand_borrowed", &expand_borrowed),
         ("expand_copied", &expand_copied),
+        ("expand_prepared", &expand_prepared),
         ("inputs_floor", &common::inputs_job),
         ("floor", &common::floor_job),
     ];
@@ -165,6 +205,7 @@ fn main() {
         "disks": disks,
     });
     let mut report = report;
+    report["by_preference"] = by_preference(&cases, &jobs, &samples);
     for ((name, _), samples) in jobs.iter().zip(samples) {
         report[*name] = summary(samples);
     }
@@ -176,6 +217,16 @@ fn main() {
             report["cells"],
             us(&report[*name]["median_us"]),
             us(&report[*name]["p99_us"]),
+        );
+    }
+    for family in ["none", "other", "windows"] {
+        let group = &report["by_preference"][family];
+        println!(
+            "native matrix, preference {family} ({} cells): expand median {:.2} µs, expand_prepared {:.2} µs, floor {:.2} µs",
+            group["cells"],
+            us(&group["expand"]["median_us"]),
+            us(&group["expand_prepared"]["median_us"]),
+            us(&group["floor"]["median_us"]),
         );
     }
     if matrix_only {
