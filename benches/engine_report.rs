@@ -54,6 +54,9 @@ fn time(samples: &mut Vec<u64>, job: impl Fn() -> Result<Vec<u8>, String>) {
 /// One measured job: a case in, the serialized result out.
 type Job<'a> = dyn Fn(&common::Case) -> Result<Vec<u8>, String> + 'a;
 
+/// The preference families the matrix is split by ([`preference_family`]).
+const FAMILIES: [&str; 3] = ["none", "other", "windows"];
+
 /// The preference family of a matrix cell, from its label (`instancetype/preference`): `none`,
 /// `windows` (the Windows preferences, whose specs carry Hyper-V, timer and clock trees), or `other`.
 fn preference_family(label: &str) -> &'static str {
@@ -67,16 +70,17 @@ fn preference_family(label: &str) -> &'static str {
 /// Each job's samples split by [`preference_family`]: `{family: {"cells", job: summary, ...}}`.
 /// `samples[j]` holds job `j`'s passes over `cases` in order, so sample `i` is of cell `i % cells`.
 fn by_preference(cases: &[common::Case], jobs: &[(&str, &Job<'_>)], samples: &[Vec<u64>]) -> Value {
+    let families: Vec<&str> = cases.iter().map(|c| preference_family(&c.label)).collect();
     let mut groups = serde_json::Map::new();
-    for family in ["none", "other", "windows"] {
-        let cells = cases.iter().filter(|c| preference_family(&c.label) == family).count();
+    for family in FAMILIES {
+        let cells = families.iter().filter(|f| **f == family).count();
         let mut group = serde_json::Map::new();
         group.insert("cells".into(), json!(cells));
         for ((name, _), samples) in jobs.iter().zip(samples) {
             let picked: Vec<u64> = samples
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| preference_family(&cases[i % cases.len()].label) == family)
+                .filter(|(i, _)| families[i % families.len()] == family)
                 .map(|(_, ns)| *ns)
                 .collect();
             group.insert((*name).into(), summary(picked));
@@ -219,7 +223,7 @@ fn main() {
             us(&report[*name]["p99_us"]),
         );
     }
-    for family in ["none", "other", "windows"] {
+    for family in FAMILIES {
         let group = &report["by_preference"][family];
         println!(
             "native matrix, preference {family} ({} cells): expand median {:.2} µs, expand_prepared {:.2} µs, floor {:.2} µs",

@@ -193,6 +193,12 @@ fn copy_objects(case: &Case) -> Result<InMemorySource, String> {
     Ok(source)
 }
 
+/// `vm` expanded against `source` (`expand_owned`) and serialized.
+fn expand_and_write(vm: Value, source: &dyn ObjectSource, options: &ExpandOptions) -> Result<Vec<u8>, String> {
+    let expanded = expand_owned(vm, source, options).map_err(|e| e.to_string())?;
+    serde_json::to_vec(&expanded).map_err(|e| e.to_string())
+}
+
 /// The VM parsed, expanded against the cluster `objects` builds, and serialized.
 fn expand_with<'c, S: ObjectSource>(
     case: &'c Case,
@@ -201,8 +207,7 @@ fn expand_with<'c, S: ObjectSource>(
 ) -> Result<Vec<u8>, String> {
     let vm = parse_vm(case)?;
     let source = objects(case)?;
-    let expanded = expand_owned(vm, &source, options).map_err(|e| e.to_string())?;
-    serde_json::to_vec(&expanded).map_err(|e| e.to_string())
+    expand_and_write(vm, &source, options)
 }
 
 /// A caller's whole job: parse the VM and its objects from bytes, expand, serialize the result. The
@@ -223,9 +228,7 @@ pub fn expand_copied_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u8>
 /// serialize).
 #[inline(never)]
 pub fn expand_prepared_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u8>, String> {
-    let vm = parse_vm(case)?;
-    let expanded = expand_owned(vm, &case.prepared, options).map_err(|e| e.to_string())?;
-    serde_json::to_vec(&expanded).map_err(|e| e.to_string())
+    expand_and_write(parse_vm(case)?, &case.prepared, options)
 }
 
 /// [`expand_job`] through the borrowing `expand(&vm)`, which copies the VM first.
