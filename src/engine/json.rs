@@ -112,8 +112,22 @@ pub fn put(map: &mut Map<String, Value>, key: &str, value: Value) {
     match find_mut(map, key) {
         Some(slot) => *slot = value,
         None => {
+            make_room(map);
             map.insert(key.to_owned(), value);
         }
+    }
+}
+
+/// Room an empty map gets before its first key: what its first insertion would allocate anyway
+/// (`indexmap` sizes a new table for three keys), here in one step rather than through the
+/// growth path.
+const FIRST_ROOM: usize = 7;
+
+/// Gives an empty map (a `{}` the expansion fills, or one it just created) [`FIRST_ROOM`] before
+/// a key is added: same keys (none), same order.
+fn make_room(map: &mut Map<String, Value>) {
+    if map.is_empty() {
+        *map = Map::with_capacity(FIRST_ROOM);
     }
 }
 
@@ -188,6 +202,7 @@ pub fn object_entry<'a>(
 /// `map[key]`, set to `empty()` first when absent or `null` (the key is only allocated then).
 fn entry_or_empty<'a>(map: &'a mut Map<String, Value>, key: &str, empty: fn() -> Value) -> Option<&'a mut Value> {
     if !contains(map, key) {
+        make_room(map);
         return Some(map.entry(key).or_insert_with(empty));
     }
     let value = find_mut(map, key)?;
@@ -286,6 +301,7 @@ pub fn set_scalar(map: &mut Map<String, Value>, key: &str, value: Value) {
         Some(slot) => *slot = value,
         None if is_go_zero(&value) => {}
         None => {
+            make_room(map);
             map.insert(key.to_owned(), value);
         }
     }
@@ -379,6 +395,26 @@ mod tests {
             assert_eq!(map["k1"], json!("one"));
             assert_eq!(map["new"], json!(null));
         }
+    }
+
+    #[test]
+    fn the_first_keys_of_an_empty_map_keep_their_order() {
+        // An empty map is replaced by a roomier one before its first key (`make_room`).
+        let mut map = Map::new();
+        for (index, key) in ["z", "a", "m", "b", "y", "c", "x", "d", "w"].into_iter().enumerate() {
+            if index % 2 == 0 {
+                put(&mut map, key, json!(index));
+            } else {
+                set_scalar(&mut map, key, json!(index));
+            }
+        }
+        object_entry(&mut map, "nested", "nested")
+            .unwrap()
+            .insert("k".into(), json!(true));
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["z", "a", "m", "b", "y", "c", "x", "d", "w", "nested"]);
+        assert_eq!(map["y"], json!(4));
+        assert_eq!(map["nested"], json!({"k": true}));
     }
 
     #[test]
