@@ -118,9 +118,9 @@ pub fn put(map: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-/// Room an empty map gets before its first key: what its first insertion would allocate anyway
-/// (`indexmap` sizes a new table for three keys), here in one step rather than through the
-/// growth path.
+/// Room an empty map gets before its first key. Its first insertion alone would size it for three
+/// keys and grow it (rehashing every key) at the fourth; the maps the expansion fills (`cpu`,
+/// `memory`, `firmware`, `features`, ...) get up to seven.
 const FIRST_ROOM: usize = 7;
 
 /// Gives an empty map (a `{}` the expansion fills, or one it just created) [`FIRST_ROOM`] before
