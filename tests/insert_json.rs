@@ -344,32 +344,41 @@ fn fetched_text_answers_as_the_fetched_value() {
     assert!(kept > 119, "{kept} texts kept");
 }
 
-/// The two ways a spec's text is decoded (straight into the typed spec natively and in the policy,
-/// through a JSON value in the npm module) give the same spec wherever the straight way answers, and
-/// the straight way answers for the whole catalogue.
+/// The ways a spec's text is decoded (straight into the typed spec: natively by the engine's text
+/// readers, with serde's derive where they are unsure, and by serde's derive alone; through a JSON
+/// value in both wasm modules) give the same spec wherever the straight way answers, and the straight
+/// way answers for the whole catalogue.
 #[test]
 fn straight_and_via_value_spec_decoding_agree() {
     use kubevirt_instancetype::engine::model::legacy::{
         SchemaVersion, instancetype_spec_from_spec, preference_spec_from_spec, spec_from_clean_text,
-        spec_from_text_via_value,
+        spec_from_text_via_value, v1beta1_instancetype_spec_from_text, v1beta1_preference_spec_from_text,
     };
 
     /// Whether the straight way answers for `text`; when it does, it gives what `decode` gives through
-    /// a JSON value.
+    /// a JSON value; and `read` (the engine's way) answers exactly as serde's derive does.
     fn agree<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
         text: &str,
+        read: impl FnOnce(&str) -> Option<T>,
         decode: impl FnOnce(&Value) -> Result<T, kubevirt_instancetype::engine::model::legacy::DecodeError>,
     ) -> bool {
         let straight = spec_from_clean_text::<T>(text);
+        assert_eq!(read(text), straight, "the text readers: {text}");
         if straight.is_some() {
             assert_eq!(straight, spec_from_text_via_value(text, decode), "{text}");
         }
         straight.is_some()
     }
-    let check_instancetype =
-        |text: &str| agree::<InstancetypeSpec>(text, |s| instancetype_spec_from_spec(s, SchemaVersion::V1beta1));
-    let check_preference =
-        |text: &str| agree::<PreferenceSpec>(text, |s| preference_spec_from_spec(s, SchemaVersion::V1beta1));
+    let check_instancetype = |text: &str| {
+        agree::<InstancetypeSpec>(text, v1beta1_instancetype_spec_from_text, |s| {
+            instancetype_spec_from_spec(s, SchemaVersion::V1beta1)
+        })
+    };
+    let check_preference = |text: &str| {
+        agree::<PreferenceSpec>(text, v1beta1_preference_spec_from_text, |s| {
+            preference_spec_from_spec(s, SchemaVersion::V1beta1)
+        })
+    };
     for object in bundle("common-clusterinstancetypes-bundle.json") {
         assert!(
             check_instancetype(&serde_json::to_string(&object["spec"]).unwrap()),
@@ -397,6 +406,12 @@ fn straight_and_via_value_spec_decoding_agree() {
         r#"{"clock":{"preferredClockOffset":{"utc":{"offsetSeconds":5}}}}"#,
         r#"{"requirements":{"cpu":{"guest":2},"memory":{"guest":"2Gi"}}}"#,
         r#"{"annotations":{"e\u0301":"\ud83d\ude00"}}"#,
+        r#"{"annotations":{"e":"\u00e9\n"},"preferredTerminationGracePeriodSeconds":-0}"#,
+        r#"{"preferredTerminationGracePeriodSeconds":-9223372036854775808,"preferredSubdomain":"a\"b"}"#,
+        r#"{"cpu":{"guest":1,"numa":{"a":[1,-2,-0,0.5,1e3,18446744073709551616]}},"memory":{"guest":" 1Gi "}}"#,
+        r#"{"cpu":{"guest":4294967296},"memory":{"guest":"1Gi"}}"#,
+        r#"{"cpu":{"guest":1},"memory":{"guest":1073741824}}"#,
+        r#"{"requirements":{"cpu":[2]}}"#,
         r#"[]"#,
         r#"7"#,
     ];

@@ -8,14 +8,22 @@
 //! level whose members are read, deep nesting, a known member twice, any syntax error) is
 //! [`Unsure`], and the caller parses the text instead, which decides. Strings are skipped sixteen
 //! bytes at a time and nesting costs no call; nothing is allocated.
+//!
+//! Natively, the same scanner also reads a vouched-for text value by value ([`Scanner::reader`]),
+//! for [`crate::engine::model::from_text`], which builds the typed specs straight from their text.
 
+#[cfg(not(target_arch = "wasm32"))]
+use serde_json::{Map, Value};
+#[cfg(not(target_arch = "wasm32"))]
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// The scan cannot vouch for the text: it may be valid or not; parse it to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unsure;
 
-type Scan<T> = Result<T, Unsure>;
+/// A scan's result.
+pub(crate) type Scan<T> = Result<T, Unsure>;
 
 /// Nesting deeper than this is [`Unsure`] (well below `serde_json`'s limit of 128 levels).
 const DEPTH_LIMIT: usize = 100;
@@ -88,10 +96,10 @@ pub fn read_envelope(text: &str) -> Scan<Envelope<'_>> {
     let (mut api_version, mut kind, mut metadata, mut spec_at) = (None, None, None, None);
     scan.whitespace();
     scan.object(|scan, key| match key {
-        b"apiVersion" => once(&mut api_version, scan.plain_string()?),
-        b"kind" => once(&mut kind, scan.plain_string()?),
-        b"metadata" => once(&mut metadata, scan.metadata()?),
-        b"spec" => {
+        "apiVersion" => once(&mut api_version, scan.plain_string()?),
+        "kind" => once(&mut kind, scan.plain_string()?),
+        "metadata" => once(&mut metadata, scan.metadata()?),
+        "spec" => {
             let start = scan.at;
             scan.value()?;
             once(&mut spec_at, start..scan.at)
@@ -123,7 +131,7 @@ pub fn vouches_for(text: &str) -> bool {
 }
 
 /// Sets a member read once; a second time is [`Unsure`] (the parsed object keeps the last one).
-fn once<T>(slot: &mut Option<T>, value: T) -> Scan<()> {
+pub(crate) fn once<T>(slot: &mut Option<T>, value: T) -> Scan<()> {
     match slot.replace(value) {
         None => Ok(()),
         Some(_) => Err(Unsure),
@@ -131,7 +139,7 @@ fn once<T>(slot: &mut Option<T>, value: T) -> Scan<()> {
 }
 
 /// A cursor over the text's bytes.
-struct Scanner<'a> {
+pub(crate) struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
@@ -175,7 +183,7 @@ impl<'a> Scanner<'a> {
     /// the containers open inside it are the low bits of `objects` (1 for an object, 0 for an
     /// array; [`DEPTH_LIMIT`] keeps them under 128), so a level costs no call. Member names are
     /// checked like any string and not read: escaped ones are fine here.
-    fn value(&mut self) -> Scan<()> {
+    pub(crate) fn value(&mut self) -> Scan<()> {
         let mut objects = 0_u128;
         let mut open = 0_usize;
         loop {
@@ -263,7 +271,7 @@ impl<'a> Scanner<'a> {
     /// An object whose member values are read by `member`, given the member's name (unescaped names
     /// only: an escaped name might spell a member the caller reads). For the levels whose members
     /// are read; [`Scanner::value`] skips any other.
-    fn object(&mut self, mut member: impl FnMut(&mut Self, &[u8]) -> Scan<()>) -> Scan<()> {
+    pub(crate) fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Scan<()>) -> Scan<()> {
         self.nest()?;
         self.expect(b'{')?;
         self.whitespace();
@@ -279,8 +287,8 @@ impl<'a> Scanner<'a> {
                 self.whitespace();
                 self.expect(b':')?;
                 self.whitespace();
-                let bytes = self.bytes;
-                member(self, bytes.get(name).ok_or(Unsure)?)?;
+                let text = self.text;
+                member(self, text.get(name).ok_or(Unsure)?)?;
                 self.whitespace();
                 match self.peek() {
                     Some(b',') => self.advance(1),
@@ -361,8 +369,8 @@ impl<'a> Scanner<'a> {
     fn metadata(&mut self) -> Scan<(Option<&'a str>, Option<&'a str>)> {
         let (mut name, mut namespace) = (None, None);
         self.object(|scan, key| match key {
-            b"name" => once(&mut name, scan.plain_string()?),
-            b"namespace" => once(&mut namespace, scan.plain_string()?),
+            "name" => once(&mut name, scan.plain_string()?),
+            "namespace" => once(&mut namespace, scan.plain_string()?),
             _ => scan.value(),
         })?;
         Ok((name, namespace))
@@ -402,6 +410,153 @@ impl<'a> Scanner<'a> {
             self.advance(1);
         }
         self.at.saturating_sub(start)
+    }
+}
+
+/// Reading a text the scan has vouched for ([`vouches_for`], or the `spec` of a [`read_envelope`])
+/// value by value, for decoders that build typed values straight from the text
+/// ([`crate::engine::model::from_text`]). Each read takes one value and leaves the scanner at what
+/// follows it; a read finding another kind of value than it reads is [`Unsure`], and the caller then
+/// decodes the text the general way (which names the error, if there is one). Native only, as that
+/// module is.
+#[cfg(not(target_arch = "wasm32"))]
+impl<'a> Scanner<'a> {
+    /// A scanner at the first value of `text`.
+    pub(crate) fn reader(text: &'a str) -> Self {
+        let mut scan = Scanner::new(text);
+        scan.whitespace();
+        scan
+    }
+
+    /// Whether the whole text has been read (only whitespace is left).
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.whitespace();
+        self.at == self.bytes.len()
+    }
+
+    /// A string, unescaped when it holds an escape.
+    pub(crate) fn read_string(&mut self) -> Scan<Cow<'a, str>> {
+        let start = self.at;
+        match self.string()? {
+            (range, false) => self.text.get(range).map(Cow::Borrowed).ok_or(Unsure),
+            (_, true) => {
+                let quoted = self.text.get(start..self.at).ok_or(Unsure)?;
+                serde_json::from_str::<String>(quoted)
+                    .map(Cow::Owned)
+                    .map_err(|_| Unsure)
+            }
+        }
+    }
+
+    /// `true` or `false`.
+    pub(crate) fn read_bool(&mut self) -> Scan<bool> {
+        match self.peek() {
+            Some(b't') => self.literal(b"true").map(|()| true),
+            Some(b'f') => self.literal(b"false").map(|()| false),
+            _ => Err(Unsure),
+        }
+    }
+
+    /// An integer without sign, fraction or exponent, up to `u64::MAX`.
+    pub(crate) fn read_unsigned(&mut self) -> Scan<u64> {
+        let start = self.at;
+        let mut value = 0_u64;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+                .ok_or(Unsure)?;
+            self.advance(1);
+        }
+        // No digit, or a fraction or exponent: a float, which an integer field refuses.
+        if self.at == start || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return Err(Unsure);
+        }
+        Ok(value)
+    }
+
+    /// An integer without fraction or exponent, in `i64`'s range.
+    pub(crate) fn read_signed(&mut self) -> Scan<i64> {
+        if self.peek() == Some(b'-') {
+            self.advance(1);
+            // `-0` is a float to serde_json, which an integer field refuses.
+            match self.read_unsigned()? {
+                0 => Err(Unsure),
+                magnitude => 0_i64.checked_sub_unsigned(magnitude).ok_or(Unsure),
+            }
+        } else {
+            i64::try_from(self.read_unsigned()?).map_err(|_| Unsure)
+        }
+    }
+
+    /// Any value without `null`, as `serde_json` builds it (a member named twice keeps its first
+    /// place and its last value; an integer is a `u64`, or an `i64` when negative; other numbers are
+    /// read by `serde_json`), built as it is read.
+    pub(crate) fn read_json(&mut self) -> Scan<Value> {
+        match self.peek() {
+            Some(b'{') => self.read_json_object().map(Value::Object),
+            Some(b'[') => self.read_json_array().map(Value::Array),
+            Some(b'"') => self.read_string().map(|text| Value::String(text.into_owned())),
+            Some(b't' | b'f') => self.read_bool().map(Value::Bool),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.at;
+                self.number()?;
+                let token = self.text.get(start..self.at).ok_or(Unsure)?;
+                let number = match token.strip_prefix('-') {
+                    // `-0` is a float to serde_json.
+                    Some(magnitude) if magnitude != "0" => magnitude
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|m| 0_i64.checked_sub_unsigned(m))
+                        .map(serde_json::Number::from),
+                    Some(_) => None,
+                    None => token.parse::<u64>().ok().map(serde_json::Number::from),
+                };
+                match number {
+                    Some(number) => Ok(Value::Number(number)),
+                    None => serde_json::from_str(token).map_err(|_| Unsure),
+                }
+            }
+            _ => Err(Unsure),
+        }
+    }
+
+    /// An object of values without `null`, as [`Scanner::read_json`] reads them.
+    pub(crate) fn read_json_object(&mut self) -> Scan<Map<String, Value>> {
+        let mut map = Map::new();
+        self.object(|scan, name| {
+            let value = scan.read_json()?;
+            map.insert(name.to_owned(), value);
+            Ok(())
+        })?;
+        Ok(map)
+    }
+
+    /// An array of values without `null`, as [`Scanner::read_json`] reads them.
+    pub(crate) fn read_json_array(&mut self) -> Scan<Vec<Value>> {
+        self.nest()?;
+        self.expect(b'[')?;
+        self.whitespace();
+        let mut items = Vec::new();
+        if self.peek() == Some(b']') {
+            self.advance(1);
+        } else {
+            loop {
+                self.whitespace();
+                items.push(self.read_json()?);
+                self.whitespace();
+                match self.peek() {
+                    Some(b',') => self.advance(1),
+                    Some(b']') => {
+                        self.advance(1);
+                        break;
+                    }
+                    _ => return Err(Unsure),
+                }
+            }
+        }
+        self.depth = self.depth.saturating_sub(1);
+        Ok(items)
     }
 }
 

@@ -4,6 +4,8 @@
 //! into the VM (NUMA, hugepages, GPUs, EFI, ...) stay as raw JSON so nothing inside them is lost.
 //! Older API versions are converted into these types by [`legacy`].
 
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod from_text;
 pub mod legacy;
 
 use std::collections::BTreeMap;
