@@ -412,6 +412,10 @@ fn straight_and_via_value_spec_decoding_agree() {
         r#"{"cpu":{"guest":4294967296},"memory":{"guest":"1Gi"}}"#,
         r#"{"cpu":{"guest":1},"memory":{"guest":1073741824}}"#,
         r#"{"requirements":{"cpu":[2]}}"#,
+        r#"{"cpu":{"guest":1,"numa":{"$serde_json::private::RawValue":"7"}},"memory":{"guest":"1Gi"}}"#,
+        r#"{"cpu":{"guest":1,"numa":{"$serde_json::private::RawValue":1}},"memory":{"guest":"1Gi"}}"#,
+        r#"{"cpu":{"guest":1},"memory":{"guest":"1Gi"},"gpus":[{"$serde_json::private::RawValue":"\"x\""}]}"#,
+        r#"{"features":{"preferredHyperv":{"a":{"$serde_json::private::RawValue":"true"}}}}"#,
         r#"[]"#,
         r#"7"#,
     ];

@@ -5,7 +5,8 @@
 //! and where its `spec` lies, and checks the rest of the text on the way. It vouches for a text only
 //! when reading it into a `serde_json::Value` would certainly succeed and give the same members;
 //! everything it cannot vouch for cheaply (an exponent, a `\ud` escape, an escaped member name at a
-//! level whose members are read, deep nesting, a known member twice, any syntax error) is
+//! level whose members are read, a member named like `serde_json`'s raw-value marker, deep nesting,
+//! a known member twice, any syntax error) is
 //! [`Unsure`], and the caller parses the text instead, which decides. Strings are skipped sixteen
 //! bytes at a time and nesting costs no call; nothing is allocated.
 //!
@@ -31,6 +32,10 @@ const DEPTH_LIMIT: usize = 100;
 /// A number with more digits than this is [`Unsure`]: without an exponent, no number of 300 digits
 /// or fewer is beyond `f64`'s range (about 1.8 × 10^308), the one way a well-formed number fails.
 const DIGITS_LIMIT: usize = 300;
+
+/// The member name by which `serde_json` (with its `raw_value` feature, which this crate enables) marks
+/// an object that stands for the JSON value its string holds.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// The high bit of every byte.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -246,11 +251,26 @@ impl<'a> Scanner<'a> {
 
     /// A member's name and its colon, leaving the scan at the value's first byte.
     fn member_name(&mut self) -> Scan<()> {
-        self.string()?;
+        let (name, escaped) = self.string()?;
+        self.raw_value_token_checked(name, escaped)?;
         self.whitespace();
         self.expect(b':')?;
         self.whitespace();
         Ok(())
+    }
+
+    /// [`Unsure`] of a member named [`RAW_VALUE_TOKEN`], or escaped and long enough to spell it:
+    /// `serde_json` reads an object whose first member has that name as the value its string holds
+    /// (and refuses it when that is not a string), so the parsed value is not what the text shows.
+    /// A length comparison for nearly every name.
+    fn raw_value_token_checked(&self, name: Range<usize>, escaped: bool) -> Scan<()> {
+        let length = name.len();
+        let suspect = if escaped {
+            length >= RAW_VALUE_TOKEN.len()
+        } else {
+            length == RAW_VALUE_TOKEN.len() && self.bytes.get(name) == Some(RAW_VALUE_TOKEN.as_bytes())
+        };
+        if suspect { Err(Unsure) } else { Ok(()) }
     }
 
     fn literal(&mut self, word: &[u8]) -> Scan<()> {
@@ -284,6 +304,7 @@ impl<'a> Scanner<'a> {
                 if escaped {
                     return Err(Unsure);
                 }
+                self.raw_value_token_checked(name.clone(), escaped)?;
                 self.whitespace();
                 self.expect(b':')?;
                 self.whitespace();
@@ -803,6 +824,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `serde_json` reads an object whose first member is its raw-value marker as the value that
+    /// member's string holds, and refuses it when that member is not a string: the scan is unsure of
+    /// the marker at any depth, spelled plainly or with escapes.
+    #[test]
+    fn unsure_of_the_raw_value_marker() {
+        let marked = [
+            r#"{"$serde_json::private::RawValue":"7"}"#,
+            r#"{"$serde_json::private::RawValue":1}"#,
+            r#"{"a":[{"$serde_json::private::RawValue":"{}"}]}"#,
+            r#"{"a":{"b":1,"$serde_json::private::RawValue":"2"}}"#,
+            r#"{"a":{"$serde_json::private::RawValue":"true"}}"#,
+        ];
+        for text in marked {
+            assert!(!vouches_for(text), "{text}");
+            let object = format!(r#"{{"apiVersion":"v","kind":"k","metadata":{{"name":"n"}},"spec":{text}}}"#);
+            assert_eq!(read_envelope(&object), Err(Unsure), "{object}");
+        }
+        let metadata =
+            r#"{"apiVersion":"v","kind":"k","metadata":{"$serde_json::private::RawValue":"{"name":"x"}"},"spec":{}}"#;
+        assert_eq!(read_envelope(metadata), Err(Unsure));
+        // Names of the marker's length that are not the marker are read as usual.
+        assert!(vouches_for(
+            r#"{"$serde_json::private::RawValuf":1,"a":{"012345678901234567890123456789":2}}"#
+        ));
     }
 
     #[test]
