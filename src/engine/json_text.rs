@@ -292,28 +292,36 @@ impl<'a> Scanner<'a> {
     /// only: an escaped name might spell a member the caller reads). For the levels whose members
     /// are read; [`Scanner::value`] skips any other.
     pub(crate) fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Scan<()>) -> Scan<()> {
+        self.items(b'{', b'}', |scan| {
+            let (name, escaped) = scan.string()?;
+            if escaped {
+                return Err(Unsure);
+            }
+            scan.raw_value_token_checked(name.clone(), escaped)?;
+            scan.whitespace();
+            scan.expect(b':')?;
+            scan.whitespace();
+            let text = scan.text;
+            member(scan, text.get(name).ok_or(Unsure)?)
+        })
+    }
+
+    /// A container from its `open` bracket to its `close` one, one more level of nesting, whose
+    /// comma-separated items are read by `item` (an object's members: name, colon and value).
+    fn items(&mut self, open: u8, close: u8, mut item: impl FnMut(&mut Self) -> Scan<()>) -> Scan<()> {
         self.nest()?;
-        self.expect(b'{')?;
+        self.expect(open)?;
         self.whitespace();
-        if self.peek() == Some(b'}') {
+        if self.peek() == Some(close) {
             self.advance(1);
         } else {
             loop {
                 self.whitespace();
-                let (name, escaped) = self.string()?;
-                if escaped {
-                    return Err(Unsure);
-                }
-                self.raw_value_token_checked(name.clone(), escaped)?;
-                self.whitespace();
-                self.expect(b':')?;
-                self.whitespace();
-                let text = self.text;
-                member(self, text.get(name).ok_or(Unsure)?)?;
+                item(self)?;
                 self.whitespace();
                 match self.peek() {
                     Some(b',') => self.advance(1),
-                    Some(b'}') => {
+                    Some(byte) if byte == close => {
                         self.advance(1);
                         break;
                     }
@@ -555,28 +563,11 @@ impl<'a> Scanner<'a> {
 
     /// An array of values without `null`, as [`Scanner::read_json`] reads them.
     pub(crate) fn read_json_array(&mut self) -> Scan<Vec<Value>> {
-        self.nest()?;
-        self.expect(b'[')?;
-        self.whitespace();
         let mut items = Vec::new();
-        if self.peek() == Some(b']') {
-            self.advance(1);
-        } else {
-            loop {
-                self.whitespace();
-                items.push(self.read_json()?);
-                self.whitespace();
-                match self.peek() {
-                    Some(b',') => self.advance(1),
-                    Some(b']') => {
-                        self.advance(1);
-                        break;
-                    }
-                    _ => return Err(Unsure),
-                }
-            }
-        }
-        self.depth = self.depth.saturating_sub(1);
+        self.items(b'[', b']', |scan| {
+            items.push(scan.read_json()?);
+            Ok(())
+        })?;
         Ok(items)
     }
 }
@@ -831,20 +822,29 @@ mod tests {
     /// the marker at any depth, spelled plainly or with escapes.
     #[test]
     fn unsure_of_the_raw_value_marker() {
+        // (text, whether the marker opens its object: only then does serde_json read it specially;
+        // elsewhere unsure is caution, not need).
         let marked = [
-            r#"{"$serde_json::private::RawValue":"7"}"#,
-            r#"{"$serde_json::private::RawValue":1}"#,
-            r#"{"a":[{"$serde_json::private::RawValue":"{}"}]}"#,
-            r#"{"a":{"b":1,"$serde_json::private::RawValue":"2"}}"#,
-            r#"{"a":{"$serde_json::private::RawValue":"true"}}"#,
+            (r#"{"$serde_json::private::RawValue":"7"}"#, true),
+            (r#"{"$serde_json::private::RawValue":1}"#, true),
+            (r#"{"a":[{"$serde_json::private::RawValue":"{}"}]}"#, true),
+            (r#"{"a":{"\u0024serde_json::private::RawValue":"true"}}"#, true),
+            (r#"{"a":{"b":1,"$serde_json::private::RawValue":"2"}}"#, false),
         ];
-        for text in marked {
+        for (text, opens) in marked {
+            if opens {
+                // Parsed, the object does not keep the marker as a member (or the parse fails).
+                let parsed = serde_json::from_str::<serde_json::Value>(text);
+                assert!(parsed.map_or(true, |v| !v.to_string().contains("RawValue")), "{text}");
+            }
             assert!(!vouches_for(text), "{text}");
             let object = format!(r#"{{"apiVersion":"v","kind":"k","metadata":{{"name":"n"}},"spec":{text}}}"#);
             assert_eq!(read_envelope(&object), Err(Unsure), "{object}");
         }
-        let metadata =
-            r#"{"apiVersion":"v","kind":"k","metadata":{"$serde_json::private::RawValue":"{"name":"x"}"},"spec":{}}"#;
+        let metadata = r#"{"apiVersion":"v","kind":"k","metadata":{"$serde_json::private::RawValue":"{\"name\":\"x\"}"},"spec":{}}"#;
+        // Parsed, this metadata has the name the scan would not have seen.
+        let parsed: serde_json::Value = serde_json::from_str(metadata).unwrap();
+        assert_eq!(parsed["metadata"]["name"], "x");
         assert_eq!(read_envelope(metadata), Err(Unsure));
         // Names of the marker's length that are not the marker are read as usual.
         assert!(vouches_for(
