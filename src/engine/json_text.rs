@@ -249,14 +249,16 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A member's name and its colon, leaving the scan at the value's first byte.
-    fn member_name(&mut self) -> Scan<()> {
+    /// A member's name and its colon, leaving the scan at the value's first byte: where the name's
+    /// contents lie, and whether they hold an escape. Inlined natively, as [`Scanner::string`] is.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    fn member_name(&mut self) -> Scan<(Range<usize>, bool)> {
         let (name, escaped) = self.string()?;
-        self.raw_value_token_checked(name, escaped)?;
+        self.raw_value_token_checked(name.clone(), escaped)?;
         self.whitespace();
         self.expect(b':')?;
         self.whitespace();
-        Ok(())
+        Ok((name, escaped))
     }
 
     /// [`Unsure`] of a member named [`RAW_VALUE_TOKEN`], or escaped and long enough to spell it:
@@ -293,14 +295,10 @@ impl<'a> Scanner<'a> {
     /// are read; [`Scanner::value`] skips any other.
     pub(crate) fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Scan<()>) -> Scan<()> {
         self.items(b'{', b'}', |scan| {
-            let (name, escaped) = scan.string()?;
+            let (name, escaped) = scan.member_name()?;
             if escaped {
                 return Err(Unsure);
             }
-            scan.raw_value_token_checked(name.clone(), escaped)?;
-            scan.whitespace();
-            scan.expect(b':')?;
-            scan.whitespace();
             let text = scan.text;
             member(scan, text.get(name).ok_or(Unsure)?)
         })

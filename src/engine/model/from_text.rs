@@ -7,7 +7,7 @@
 //! `Quantity`'s text form), or [`Unsure`] for anything it does not read the same way (an escaped
 //! member name, a number where `Quantity` wants text, a float for an integer, any error); the caller
 //! then decodes with `serde`, which decides. Values copied verbatim (`numa`, `preferredEfi`, ...) are
-//! parsed by `serde_json` from their own text. The tables here are checked against the derive's own
+//! built into `serde_json` values as they are read ([`Scanner::read_json`]). The tables here are checked against the derive's own
 //! field lists, and every decoding against `serde`'s, in the tests below and in `tests/insert_json.rs`.
 
 use std::collections::BTreeMap;
