@@ -461,3 +461,61 @@ fn cli_expand_uses_the_common_instancetypes_bundles() {
         stderr(&output)
     );
 }
+
+/// A VM whose instancetype is to be inferred from its `root` volume, a PVC labelled `u1.medium`.
+fn inferring_vm(name: &str) -> Value {
+    let mut vm = plain_vm(name);
+    vm["spec"]["instancetype"] = json!({"inferFromVolume": "root"});
+    vm["spec"]["template"]["spec"]["volumes"] =
+        json!([{"name": "root", "persistentVolumeClaim": {"claimName": "root-pvc"}}]);
+    vm
+}
+
+#[test]
+fn conformance_expands_as_kubevirts_expand_which_never_infers() {
+    // KubeVirt's `Expand` calls its finders directly: a matcher with only `inferFromVolume` is looked
+    // up by its empty name, whatever the failure policy.
+    for policy in [None, Some("Ignore"), Some("Reject")] {
+        let mut vm = inferring_vm("infer");
+        if let Some(policy) = policy {
+            vm["spec"]["instancetype"]["inferFromVolumeFailurePolicy"] = json!(policy);
+        }
+        let case = json!({"id": "infer", "vm": vm, "instancetype": null, "preference": null});
+        let result = run_case(&case, &ExpandOptions::default()).unwrap();
+        assert_eq!(result["expanded"], Value::Null, "{policy:?}");
+        assert_eq!(
+            result["error"], r#"virtualmachineclusterinstancetypes.instancetype.kubevirt.io "" not found"#,
+            "{policy:?}"
+        );
+    }
+}
+
+#[test]
+fn cli_expand_infers_from_volumes_unless_told_not_to() {
+    let bundles = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/common-instancetypes");
+    let instancetypes = bundles.join("common-clusterinstancetypes-bundle.json");
+    let scratch = Scratch::new("cli-expand-infer");
+    let vm = scratch.write("vm.json", &inferring_vm("infer").to_string());
+    let pvc = scratch.write(
+        "pvc.json",
+        &json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "root-pvc", "namespace": "default",
+                             "labels": {"instancetype.kubevirt.io/default-instancetype": "u1.medium"}}})
+        .to_string(),
+    );
+    let instancetypes = instancetypes.to_str().unwrap();
+
+    let output = cli(&["expand", "--vm", &vm, "--objects", instancetypes, &pvc]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let expanded: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(expanded["spec"]["template"]["spec"]["domain"]["memory"]["guest"], "4Gi");
+    assert!(expanded["spec"].get("instancetype").is_none());
+
+    let output = cli(&["expand", "--vm", &vm, "--objects", instancetypes, &pvc, "--no-infer"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(r#"virtualmachineclusterinstancetypes.instancetype.kubevirt.io "" not found"#),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -108,6 +108,63 @@ pub const WRITE_SET: &[&str] = &[
     "/spec/template/spec/volumes/*/containerDisk/imagePullPolicy",
 ];
 
+/// Values the expansion writes back as KubeVirt's typed VM encodes them (`engine::vm_quantities`),
+/// without changing what they mean: a `null` inside a string map becomes `""`, a `null` inside a
+/// resource list becomes `"0"`, and a quantity is written in Kubernetes' form of the same value.
+/// Not owned: any other change at these paths is still a violation.
+const REENCODED_STRINGS: &[&str] = &[
+    "/metadata/labels/*",
+    "/metadata/annotations/*",
+    "/spec/template/metadata/labels/*",
+    "/spec/template/metadata/annotations/*",
+    "/spec/dataVolumeTemplates/*/metadata/labels/*",
+    "/spec/dataVolumeTemplates/*/metadata/annotations/*",
+    "/spec/template/spec/nodeSelector/*",
+];
+/// Resource lists (their `null`s are `"0"`) and the other quantity fields, see [`REENCODED_STRINGS`].
+const REENCODED_RESOURCE_LISTS: &[&str] = &[
+    "/spec/template/spec/domain/resources/requests/*",
+    "/spec/template/spec/domain/resources/limits/*",
+    "/spec/dataVolumeTemplates/*/spec/pvc/resources/requests/*",
+    "/spec/dataVolumeTemplates/*/spec/pvc/resources/limits/*",
+    "/spec/dataVolumeTemplates/*/spec/storage/resources/requests/*",
+    "/spec/dataVolumeTemplates/*/spec/storage/resources/limits/*",
+];
+const REENCODED_QUANTITIES: &[&str] = &[
+    "/spec/template/spec/domain/memory/guest",
+    "/spec/template/spec/domain/memory/maxGuest",
+    "/spec/template/spec/volumes/*/emptyDisk/capacity",
+    "/spec/template/spec/volumes/*/hostDisk/capacity",
+];
+
+fn matches_exactly(patterns: &[&str], path: &[String]) -> bool {
+    patterns.iter().any(|pattern| {
+        let pattern = tokens(pattern);
+        pattern.len() == path.len() && pattern.iter().zip(path).all(|(p, t)| p == "*" || p == t)
+    })
+}
+
+/// Whether `old` → `new` at `path` is one of the re-encodings of [`REENCODED_STRINGS`].
+fn reencoded(path: &[String], old: &Value, new: &Value) -> bool {
+    use kubevirt_instancetype::engine::quantity::Quantity;
+    let quantity = |value: &Value| match value {
+        Value::String(text) => Quantity::parse(text.trim()).ok(),
+        Value::Number(number) => Quantity::parse(&number.to_string()).ok(),
+        _ => None,
+    };
+    let same_quantity = || match (quantity(old), new.as_str()) {
+        (Some(parsed), Some(written)) => parsed.to_canonical_string() == written,
+        _ => false,
+    };
+    if matches_exactly(REENCODED_STRINGS, path) {
+        return old.is_null() && new == "";
+    }
+    if matches_exactly(REENCODED_RESOURCE_LISTS, path) {
+        return (old.is_null() && new == "0") || same_quantity();
+    }
+    matches_exactly(REENCODED_QUANTITIES, path) && same_quantity()
+}
+
 fn tokens(pointer: &str) -> Vec<String> {
     pointer
         .split('/')
@@ -207,6 +264,7 @@ fn outside_write_set(before: &Value, after: &Value) -> Vec<String> {
                 }
             }
             (old, new) if old == new => {}
+            (old, new) if reencoded(path, old, new) => {}
             // `null` counts as unset: the expansion may fill it.
             (Value::Null, new) => added_is_owned(path, new, problems),
             (old, new) if !owned(path) => problems.push(format!(
@@ -259,6 +317,8 @@ fn patch_outside_write_set(before: &Value, after: &Value) -> Vec<String> {
             (json_patch::PatchOperation::Add(_), Some(value)) if current.is_none() => {
                 added_is_owned(&mut tokens, value, &mut problems)
             }
+            (json_patch::PatchOperation::Replace(_), Some(value))
+                if current.is_some_and(|old| reencoded(&tokens, old, value)) => {}
             (json_patch::PatchOperation::Replace(_), Some(value)) if current.is_some_and(Value::is_null) => {
                 added_is_owned(&mut tokens, value, &mut problems)
             }
@@ -343,7 +403,11 @@ fn check_vm(vm: &Value, source: &InMemorySource, unknown: &[(Vec<String>, Value)
             Some(("spec", "instancetype" | "preference" | "flavor") | ("status", "instancetypeRef" | "preferenceRef"))
         );
         let pointer = format!("/{}", path.join("/"));
-        if !removed_with_matcher && admitted.pointer(&pointer) != Some(value) {
+        let kept = match admitted.pointer(&pointer) {
+            Some(admitted) => admitted == value || reencoded(path, value, admitted),
+            None => false,
+        };
+        if !removed_with_matcher && !kept {
             problems.push(format!("unknown field lost: {pointer}"));
         }
     }
@@ -407,6 +471,37 @@ fn the_write_set_check_catches_changes_outside_it() {
             "/spec/template/spec/domain/devices/disks/0/disk",
             json!({"bus": "sata", "readonly": true}),
         ),
+    ] {
+        let mut outside = before.clone();
+        *outside.pointer_mut(pointer).unwrap() = value;
+        assert!(!outside_write_set(&before, &outside).is_empty(), "{pointer}");
+        assert!(!patch_outside_write_set(&before, &outside).is_empty(), "{pointer}");
+    }
+}
+
+/// The checker's re-encoding rule: the same value written as KubeVirt writes it passes; any other
+/// change at those paths does not.
+#[test]
+fn the_write_set_check_allows_only_true_reencodings() {
+    let before = json!({"metadata": {"labels": {"n": null, "s": "x"}}, "spec": {"template": {"spec": {
+        "domain": {"resources": {"limits": {"cpu": null, "memory": "1024Mi"}}},
+        "volumes": [{"name": "v", "emptyDisk": {"capacity": "1.5Gi"}}]}}}});
+    let mut reencoded = before.clone();
+    reencoded["metadata"]["labels"]["n"] = json!("");
+    reencoded["spec"]["template"]["spec"]["domain"]["resources"]["limits"] = json!({"cpu": "0", "memory": "1Gi"});
+    reencoded["spec"]["template"]["spec"]["volumes"][0]["emptyDisk"]["capacity"] = json!("1536Mi");
+    assert_eq!(outside_write_set(&before, &reencoded), Vec::<String>::new());
+    assert_eq!(patch_outside_write_set(&before, &reencoded), Vec::<String>::new());
+    for (pointer, value) in [
+        ("/metadata/labels/n", json!("set")),
+        ("/metadata/labels/s", json!("")),
+        ("/spec/template/spec/domain/resources/limits/cpu", json!("1")),
+        ("/spec/template/spec/domain/resources/limits/memory", json!("2Gi")),
+        (
+            "/spec/template/spec/domain/resources/limits/memory",
+            json!("1073741824"),
+        ),
+        ("/spec/template/spec/volumes/0/emptyDisk/capacity", json!("1.5G")),
     ] {
         let mut outside = before.clone();
         *outside.pointer_mut(pointer).unwrap() = value;

@@ -282,6 +282,12 @@ mod resolution_2 {
                 ResourceKind::ClusterPreference,
             ),
             (Preference, "", ResourceKind::ClusterPreference),
+            // Go's `strings.ToLower` maps U+0130 (İ) to `i`; so does the engine.
+            (
+                Instancetype,
+                "V\u{130}RTUALMACH\u{130}NE\u{130}NSTANCETYPE",
+                ResourceKind::Instancetype,
+            ),
         ];
         for (role, kind, expected) in cases {
             assert_eq!(
@@ -311,6 +317,20 @@ mod resolution_2 {
                 json!({"preference": {"name": "pref", "kind": "virtualmachinepreferencez"}}),
                 "got unexpected kind in PreferenceMatcher: virtualmachinepreferencez",
             ),
+            // The flavor kinds belong to the legacy `spec.flavor` matcher only.
+            (
+                json!({"instancetype": {"name": "it", "kind": "VirtualMachineClusterFlavor"}}),
+                "got unexpected kind in InstancetypeMatcher: VirtualMachineClusterFlavor",
+            ),
+            (
+                json!({"instancetype": {"name": "it", "kind": "virtualmachineflavors"}}),
+                "got unexpected kind in InstancetypeMatcher: virtualmachineflavors",
+            ),
+            // Full Unicode lower-casing would turn U+0130 into two characters and match nothing.
+            (
+                json!({"instancetype": {"name": "it", "kind": "VirtualMachine\u{130}nstancetypeX"}}),
+                "got unexpected kind in InstancetypeMatcher: VirtualMachine\u{130}nstancetypeX",
+            ),
         ];
         for (matchers, message) in cases {
             let vm = vm(matchers, json!({}));
@@ -321,6 +341,15 @@ mod resolution_2 {
     #[test]
     fn not_found_texts_are_kubernetes_texts() {
         let cases = [
+            // Kubernetes quotes the name with Go's `%q`.
+            (
+                json!({"instancetype": {"name": "x\"y\\z\t\u{1}\u{7f}\u{a0}\u{2028}\u{feff}\u{e000}\u{10ffff}é日本"}}),
+                r#"virtualmachineclusterinstancetypes.instancetype.kubevirt.io "x\"y\\z\t\x01\x7f\u00a0\u2028\ufeff\ue000\U0010ffffé日本" not found"#,
+            ),
+            (
+                json!({"preference": {"name": "a\u{7}\u{8}\u{c}\n\r\u{b}\u{ad}\u{85}"}}),
+                r#"virtualmachineclusterpreferences.instancetype.kubevirt.io "a\a\b\f\n\r\v\u00ad\u0085" not found"#,
+            ),
             (
                 json!({"instancetype": {"name": "x"}}),
                 r#"virtualmachineclusterinstancetypes.instancetype.kubevirt.io "x" not found"#,
@@ -681,9 +710,39 @@ mod instancetype_3_2 {
     fn node_selector_is_copied_when_the_vmi_has_none() {
         let spec = apply_it(it_with(json!({"nodeSelector": {"disk": "ssd"}})), json!({}));
         assert_eq!(spec["nodeSelector"], json!({"disk": "ssd"}));
-        // An empty selector on the instancetype is still "set".
+        // An empty selector on the instancetype is copied as an empty map, which Go's `omitempty`
+        // leaves out of the expanded VM ...
         let spec = apply_it(it_with(json!({"nodeSelector": {}})), json!({}));
-        assert_eq!(spec["nodeSelector"], json!({}));
+        assert!(spec.get("nodeSelector").is_none(), "{spec:#}");
+        // ... but it is still "set": it conflicts with any selector of the VM.
+        assert_eq!(
+            conflicts(
+                it_with(json!({"nodeSelector": {}})),
+                json!({"nodeSelector": {"zone": "a"}}),
+                json!({})
+            ),
+            vec![b("nodeSelector")]
+        );
+    }
+
+    #[test]
+    fn empty_annotation_maps_add_no_annotations_key() {
+        // Go creates an empty `annotations` map for them, which `omitempty` drops.
+        for (instancetype, preference) in [
+            (Some(it_with(json!({"annotations": {}}))), None),
+            (None, Some(json!({"annotations": {}}))),
+            (
+                Some(it_with(json!({"annotations": {}}))),
+                Some(json!({"annotations": {}})),
+            ),
+        ] {
+            let (_, metadata) = apply_full(instancetype, preference, json!({}), json!({}))
+                .unwrap_or_else(|error| panic!("apply failed: {error}"));
+            assert!(metadata.get("annotations").is_none(), "{metadata:#}");
+        }
+        // A non-empty one still lands.
+        let (_, metadata) = apply_full(None, Some(json!({"annotations": {"a": "b"}})), json!({}), json!({})).unwrap();
+        assert_eq!(metadata["annotations"], json!({"a": "b"}));
     }
 
     #[test]
@@ -1757,6 +1816,7 @@ mod defaults_3_6 {
                 ..ClusterOptions::default()
             },
             vmi_defaults: false,
+            ..ExpandOptions::default()
         }
     }
 
@@ -1890,6 +1950,58 @@ mod expand_3_8 {
     }
 
     #[test]
+    fn the_vms_own_quantities_come_out_as_kubevirt_writes_them() {
+        // KubeVirt's Expand decodes the typed VM and encodes the result: every quantity of the VM is
+        // written by `MarshalJSON` (canonical form, or the text Go kept; always a string).
+        let mut vm = pref_vm(json!({
+            "domain": {"resources": {"requests": {"memory": "1.5Gi", "cpu": 2}}, "memory": {"maxGuest": "4096Mi"}},
+            "volumes": [{"name": "scratch", "emptyDisk": {"capacity": "1024Mi"}}]
+        }));
+        vm["spec"]["dataVolumeTemplates"] = json!([{"metadata": {"name": "dv"}, "spec": {"storage": {"resources": {"requests": {"storage": "2048Mi"}}}}}]);
+        let expanded = expand_ok(&vm, &empty_pref(), &with_defaults());
+        let domain = &tspec(&expanded)["domain"];
+        assert_eq!(domain["resources"]["requests"], json!({"memory": "1536Mi", "cpu": "2"}));
+        // The guest memory the VMI defaults derive from the request is the same quantity.
+        assert_eq!(domain["memory"], json!({"maxGuest": "4Gi", "guest": "1536Mi"}));
+        assert_eq!(tspec(&expanded)["volumes"][0]["emptyDisk"]["capacity"], "1Gi");
+        assert_eq!(
+            expanded["spec"]["dataVolumeTemplates"][0]["spec"]["storage"]["resources"]["requests"]["storage"],
+            "2Gi"
+        );
+        // A VM without matchers is not expanded, and not rewritten.
+        let mut plain = vm.clone();
+        plain["spec"].as_object_mut().unwrap().remove("preference");
+        assert_eq!(expand_ok(&plain, &empty_pref(), &with_defaults()), plain);
+    }
+
+    #[test]
+    fn a_null_inside_a_map_is_gos_zero_value_not_an_absent_key() {
+        // Go decodes `"a": null` in a `map[string]string` as `"a": ""`, and in a resource list as the
+        // zero quantity: the key is there for every decision.
+        let mut vm = pref_vm(json!({"domain": {"resources": {"requests": {"memory": null}}}}));
+        vm["spec"]["template"]["metadata"] = json!({"annotations": {"kept": null}});
+        let preference = cluster_pref("p", json!({"annotations": {"kept": "pref", "added": null, "b": "x"}}));
+        let expanded = expand_ok(&vm, &[preference], &raw());
+        assert_eq!(
+            expanded["spec"]["template"]["metadata"]["annotations"],
+            json!({"kept": "", "added": "", "b": "x"})
+        );
+        assert_eq!(
+            tspec(&expanded)["domain"]["resources"]["requests"],
+            json!({"memory": "0"})
+        );
+        // An instancetype's annotation conflicts with the VM's (empty) one, its memory with the
+        // (zero) memory request.
+        let mut vm = vm.clone();
+        vm["spec"]["instancetype"] = json!({"name": "it"});
+        let instancetype = cluster_it("it", it_with(json!({"annotations": {"kept": "it"}})));
+        assert_eq!(
+            expand_err(&vm, &[instancetype, cluster_pref("p", json!({}))], &raw()),
+            "VM field(s) spec.template.spec.domain.resources.requests.memory, annotations.kept conflicts with selected instance type"
+        );
+    }
+
+    #[test]
     fn a_vm_that_is_not_an_object_is_an_error() {
         assert!(matches!(
             expand(&json!([1]), &InMemorySource::new(), &with_defaults()),
@@ -1946,6 +2058,7 @@ mod expand_3_8 {
                     ..ClusterOptions::default()
                 },
                 vmi_defaults: true,
+                ..ExpandOptions::default()
             };
             let expanded = expand_ok(&pref_vm(json!({})), &empty_pref(), &options);
             assert_eq!(tspec(&expanded)["architecture"], json!(architecture));
@@ -2079,6 +2192,7 @@ mod expand_3_8 {
                 ..ClusterOptions::default()
             },
             vmi_defaults: true,
+            ..ExpandOptions::default()
         };
         let expanded = expand_ok(&pref_vm(json!({})), &empty_pref(), &options);
         assert_eq!(tspec(&expanded)["evictionStrategy"], json!("LiveMigrate"));
@@ -3324,6 +3438,15 @@ mod objects_1_6 {
 // ---------------------------------------------------------------------------------------------
 mod inference_2_5 {
     use super::*;
+
+    /// `raw()` with inference on: KubeVirt infers at VM admission, before any expansion; the
+    /// engine's `expand` does it only when asked (`virtctl expand` never does).
+    fn raw() -> ExpandOptions {
+        ExpandOptions {
+            infer_from_volumes: true,
+            ..super::raw()
+        }
+    }
 
     fn pvc(name: &str, labels: Value) -> Value {
         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",

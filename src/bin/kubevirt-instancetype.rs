@@ -31,7 +31,7 @@ mod cli {
 kubevirt-instancetype: KubeVirt instancetype & preference expansion, without a cluster
 
 Usage:
-  kubevirt-instancetype expand --vm <vm.json> [--objects <file.json>...] [--namespace <ns>] [--no-defaults]
+  kubevirt-instancetype expand --vm <vm.json> [--objects <file.json>...] [--namespace <ns>] [--no-defaults] [--no-infer]
   kubevirt-instancetype conformance --cases <cases.jsonl> --out <results.jsonl> [--expected <expected.jsonl>]
   kubevirt-instancetype help [<command>]
 
@@ -52,7 +52,7 @@ Exit status: 0 success, 1 expansion error or failed cases, 2 usage or file error
 kubevirt-instancetype expand: expand a VirtualMachine the way `virtctl expand` does
 
 Usage:
-  kubevirt-instancetype expand --vm <vm.json> [--objects <file.json>...] [--namespace <ns>] [--no-defaults]
+  kubevirt-instancetype expand --vm <vm.json> [--objects <file.json>...] [--namespace <ns>] [--no-defaults] [--no-infer]
 
 Options:
   --vm <file>           The VirtualMachine, as JSON (`-` reads standard input).
@@ -66,6 +66,11 @@ Options:
   --no-defaults         Skip KubeVirt's VMI defaults (architecture, machine type, CPU topology,
                         default disks/interface...): only what the instancetype and preference own
                         is written.
+  --no-infer            Do not infer `inferFromVolume` matchers from the volumes' labels (PVCs,
+                        DataVolumes, DataSources among the objects) before expanding. Inferring is
+                        what KubeVirt's VM webhook does when the VM is admitted; `virtctl expand`
+                        itself (and `conformance`) never infers, and looks such a matcher up by its
+                        empty name.
   -h, --help            Print this help.
 
 Files are JSON only (convert YAML first, e.g. `yq -o=json vm.yaml > vm.json`). The expanded VM goes
@@ -256,7 +261,7 @@ always-present empty structs). Exit status: 0 all passed, 1 any failed, 2 usage 
             "expand",
             &["--vm", "--namespace"],
             &["--objects"],
-            &["--no-defaults"],
+            &["--no-defaults", "--no-infer"],
         )?;
         if parsed.help {
             return help(EXPAND_HELP);
@@ -279,6 +284,7 @@ always-present empty structs). Exit status: 0 all passed, 1 any failed, 2 usage 
 
         let options = ExpandOptions {
             vmi_defaults: !parsed.switch("--no-defaults"),
+            infer_from_volumes: !parsed.switch("--no-infer"),
             ..ExpandOptions::default()
         };
         match expand(&vm, &source, &options) {

@@ -11,6 +11,7 @@ use crate::engine::json::{self, ShapeError};
 use crate::engine::lookup::ObjectSource;
 use crate::engine::model::{InstancetypeSpec, PreferenceSpec};
 use crate::engine::options::ExpandOptions;
+use crate::engine::vm_quantities;
 
 /// The VMI spec path inside a VM.
 pub const VMI_SPEC_PATH: &str = "spec.template.spec";
@@ -106,7 +107,9 @@ pub fn expand_owned_in_namespace(
     if !has_matchers(&expanded) {
         return Ok(expanded);
     }
-    infer::apply_inference(&mut expanded, namespace, source, &InferenceOptions::default())?;
+    if options.infer_from_volumes {
+        infer::apply_inference(&mut expanded, namespace, source, &InferenceOptions::default())?;
+    }
 
     let instancetype = find::find_instancetype(&expanded, namespace, source)?;
     let preference = find::find_preference(&expanded, namespace, source)?;
@@ -114,13 +117,15 @@ pub fn expand_owned_in_namespace(
 }
 
 /// Expands a VM whose instancetype and preference are already resolved (inference already done):
-/// default disks and interface, application, VMI defaults, matchers removed.
+/// the VM's quantities in Kubernetes' JSON form ([`vm_quantities`]), default disks and interface,
+/// application, VMI defaults, matchers removed.
 pub fn expand_with_specs(
     mut vm: Value,
     instancetype: Option<&InstancetypeSpec>,
     preference: Option<&PreferenceSpec>,
     options: &ExpandOptions,
 ) -> Result<Value, ExpandError> {
+    vm_quantities::canonicalize(&mut vm);
     {
         let (vmi_spec, metadata) = template_parts(&mut vm)?;
         defaults::set_default_volume_disks(vmi_spec, VMI_SPEC_PATH)?;

@@ -146,7 +146,7 @@ impl From<SpecLookupError> for FindError {
 
 /// The kind a matcher's `kind` resolves to, or the unexpected-kind error.
 pub fn resolve_kind(role: MatcherRole, kind: &str, legacy_flavor: bool) -> Result<ResourceKind, FindError> {
-    let lowered = kind.to_ascii_lowercase();
+    let lowered = go_lowercase(kind);
     let resolved = match (role, lowered.as_str()) {
         (MatcherRole::Instancetype, "virtualmachineinstancetype" | "virtualmachineinstancetypes") => {
             Some(ResourceKind::Instancetype)
@@ -154,8 +154,14 @@ pub fn resolve_kind(role: MatcherRole, kind: &str, legacy_flavor: bool) -> Resul
         (MatcherRole::Instancetype, "virtualmachineclusterinstancetype" | "virtualmachineclusterinstancetypes") => {
             Some(ResourceKind::ClusterInstancetype)
         }
-        (MatcherRole::Instancetype, "virtualmachineflavor" | "virtualmachineflavors") => Some(ResourceKind::Flavor),
-        (MatcherRole::Instancetype, "virtualmachineclusterflavor" | "virtualmachineclusterflavors") => {
+        // The flavor kinds only in the legacy `spec.flavor` matcher: KubeVirt's `spec.instancetype`
+        // has never known them (`got unexpected kind in InstancetypeMatcher`).
+        (MatcherRole::Instancetype, "virtualmachineflavor" | "virtualmachineflavors") if legacy_flavor => {
+            Some(ResourceKind::Flavor)
+        }
+        (MatcherRole::Instancetype, "virtualmachineclusterflavor" | "virtualmachineclusterflavors")
+            if legacy_flavor =>
+        {
             Some(ResourceKind::ClusterFlavor)
         }
         (MatcherRole::Instancetype, "") if legacy_flavor => Some(ResourceKind::ClusterFlavor),
@@ -178,6 +184,23 @@ pub fn resolve_kind(role: MatcherRole, kind: &str, legacy_flavor: bool) -> Resul
         matcher: role.go_type(),
         kind: kind.to_owned(),
     })
+}
+
+/// `kind` lower-cased as Go's `strings.ToLower` does it, for comparing with the (ASCII) resource
+/// names: ASCII letters, and the two other characters whose lower case is an ASCII letter, `İ`
+/// (U+0130) → `i` and the Kelvin sign (U+212A) → `k`. Any other character matches no name whatever
+/// its case, so it is kept (no Unicode case tables are needed).
+fn go_lowercase(kind: &str) -> String {
+    if kind.is_ascii() {
+        return kind.to_ascii_lowercase();
+    }
+    kind.chars()
+        .map(|character| match character {
+            '\u{130}' => 'i',
+            '\u{212a}' => 'k',
+            _ => character.to_ascii_lowercase(),
+        })
+        .collect()
 }
 
 /// The VM's `metadata.namespace` (`""` when absent).

@@ -203,8 +203,9 @@ impl fmt::Display for ObjectRef {
 /// Why a lookup gave no object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
-    /// The object does not exist; displayed as Kubernetes does (`<resource> "<name>" not found`).
-    #[error("{} \"{}\" not found", .0.kind.qualified_resource(), .0.name)]
+    /// The object does not exist; displayed as Kubernetes does (`<resource> "<name>" not found`, the
+    /// name quoted as Go's `%q` quotes it).
+    #[error("{} {} not found", .0.kind.qualified_resource(), GoQuoted(&.0.name))]
     NotFound(ObjectRef),
     /// The lookup itself failed (forbidden, timeout, host error, ...).
     #[error("failed to get {object}: {message}")]
@@ -214,6 +215,77 @@ pub enum LookupError {
         /// What the source reported.
         message: String,
     },
+}
+
+/// A text quoted as Go's `strconv.Quote` (`%q`) writes it: `"` and `\\` escaped with a backslash,
+/// the usual escapes for `\a \b \f \n \r \t \v`, other control characters as `\xHH`, and characters
+/// Go does not print as `\uHHHH` / `\UHHHHHHHH`. Go decides "printable" with Unicode tables; here the
+/// non-printable ones are Latin-1's, separators (white space), format characters and private-use
+/// and non-characters, which leaves out only code points Unicode has not assigned.
+struct GoQuoted<'a>(&'a str);
+
+impl std::fmt::Display for GoQuoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        f.write_char('"')?;
+        for character in self.0.chars() {
+            match character {
+                '"' | '\\' => {
+                    f.write_char('\\')?;
+                    f.write_char(character)?;
+                }
+                '\u{7}' => f.write_str("\\a")?,
+                '\u{8}' => f.write_str("\\b")?,
+                '\u{c}' => f.write_str("\\f")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                '\u{b}' => f.write_str("\\v")?,
+                '\0'..='\u{1f}' | '\u{7f}' => write!(f, "\\x{:02x}", u32::from(character))?,
+                _ if go_prints(character) => f.write_char(character)?,
+                _ if u32::from(character) < 0x10000 => write!(f, "\\u{:04x}", u32::from(character))?,
+                _ => write!(f, "\\U{:08x}", u32::from(character))?,
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+/// Whether Go's `strconv.IsPrint` holds for `character` (see [`GoQuoted`] for the approximation
+/// above Latin-1).
+fn go_prints(character: char) -> bool {
+    let code = u32::from(character);
+    if code <= 0xff {
+        return (0x20..=0x7e).contains(&code) || ((0xa1..=0xff).contains(&code) && code != 0xad);
+    }
+    const FORMAT: &[(u32, u32)] = &[
+        (0x0600, 0x0605),
+        (0x061c, 0x061c),
+        (0x06dd, 0x06dd),
+        (0x070f, 0x070f),
+        (0x0890, 0x0891),
+        (0x08e2, 0x08e2),
+        (0x180e, 0x180e),
+        (0x200b, 0x200f),
+        (0x202a, 0x202e),
+        (0x2060, 0x2064),
+        (0x2066, 0x206f),
+        (0xfeff, 0xfeff),
+        (0xfff9, 0xfffb),
+        (0x110bd, 0x110bd),
+        (0x110cd, 0x110cd),
+        (0x13430, 0x1343f),
+        (0x1bca0, 0x1bca3),
+        (0x1d173, 0x1d17a),
+        (0xe0001, 0xe0001),
+        (0xe0020, 0xe007f),
+    ];
+    let private_use = (0xe000..=0xf8ff).contains(&code) || code >= 0xf0000;
+    let non_character = (0xfdd0..=0xfdef).contains(&code) || code & 0xfffe == 0xfffe;
+    !(character.is_whitespace()
+        || private_use
+        || non_character
+        || FORMAT.iter().any(|&(first, last)| (first..=last).contains(&code)))
 }
 
 impl LookupError {

@@ -5,7 +5,8 @@
 //!
 //! Pipeline of [`expand::expand`]: [`infer`] (matchers from volume labels) → [`find`]
 //! (matchers → specs, via [`revision`] and [`model::legacy`]) → [`defaults`] (default disks and
-//! interface) → [`apply`] (instancetype, then preference) → [`defaults`] (VMI defaults).
+//! interface) → [`apply`] (instancetype, then preference) → [`defaults`] (VMI defaults); the VM's own
+//! quantities are written as KubeVirt writes them ([`vm_quantities`]).
 //! [`admission`] runs KubeVirt's webhook checks; [`object_validation`] checks the instancetype
 //! and preference objects themselves.
 
@@ -27,3 +28,4 @@ pub mod quantity;
 pub mod requirements;
 pub mod review;
 pub mod revision;
+pub mod vm_quantities;

@@ -49,6 +49,10 @@ pub struct ExpandOptions {
     /// Apply KubeVirt's VMI defaults after the instancetype and preference (as `virtctl expand`
     /// does). Off, only what the instancetype and preference own is written.
     pub vmi_defaults: bool,
+    /// Infer `inferFromVolume` matchers from the volumes' labels first, as KubeVirt's VM mutating
+    /// webhook does when the VM is admitted. Off (the default), as `virtctl expand`: KubeVirt's
+    /// `Expand` never infers, so a matcher with only `inferFromVolume` is looked up by its empty name.
+    pub infer_from_volumes: bool,
 }
 
 impl Default for ExpandOptions {
@@ -56,6 +60,7 @@ impl Default for ExpandOptions {
         Self {
             cluster: ClusterOptions::default(),
             vmi_defaults: true,
+            infer_from_volumes: false,
         }
     }
 }

@@ -97,6 +97,8 @@ impl ReviewOptions {
         ExpandOptions {
             cluster: self.cluster.clone(),
             vmi_defaults: self.vmi_defaults,
+            // The review infers before it expands (`review_vm`), with these options' settings.
+            infer_from_volumes: false,
         }
     }
 }

@@ -198,7 +198,7 @@ fn wrap(err: DecodeError) -> DecodeError {
 }
 
 fn missing_type_meta(field: &'static str, data: &Value) -> DecodeError {
-    DecodeError::Field {
+    DecodeError::MissingTypeMeta {
         path: field_path(field),
         message: format!("Object '{field}' is missing in '{data}'"),
     }
@@ -396,7 +396,7 @@ mod tests {
             decode_controller_revision(&revision(json!({"apiVersion": "x", "spec": encoded, "extra": 1}))).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("failed to decode object in ControllerRevision: data.kind: Object 'Kind' is missing in '"),
+                .starts_with("failed to decode object in ControllerRevision: Object 'Kind' is missing in '"),
             "{err}"
         );
     }
@@ -497,10 +497,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            r#"failed to decode object in ControllerRevision: data.kind: Object 'Kind' is missing in '{"apiVersion":"instancetype.kubevirt.io/v1beta1","spec":{}}'"#
+            r#"failed to decode object in ControllerRevision: Object 'Kind' is missing in '{"apiVersion":"instancetype.kubevirt.io/v1beta1","spec":{}}'"#
         );
+        // Kubernetes' text names no path; the cause's field still does.
+        assert_eq!(err.field(), Some("data.kind"));
         let err = decode_controller_revision(&revision(json!({"kind": "VirtualMachinePreference"}))).unwrap_err();
-        assert!(err.to_string().contains("Object 'apiVersion' is missing"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            r#"failed to decode object in ControllerRevision: Object 'apiVersion' is missing in '{"kind":"VirtualMachinePreference"}'"#
+        );
+        assert_eq!(err.field(), Some("data.apiVersion"));
     }
 
     #[test]
@@ -508,10 +514,7 @@ mod tests {
         for value in [json!({"metadata": {"name": "r"}}), json!({"data": null})] {
             let err = decode_controller_revision(&value).unwrap_err();
             assert_eq!(err, DecodeError::MissingRevisionData);
-            assert_eq!(
-                err.to_string(),
-                "unexpected type in ControllerRevision: <nil> (the ControllerRevision has no data)"
-            );
+            assert_eq!(err.to_string(), "unexpected type in ControllerRevision: <nil>");
         }
     }
 

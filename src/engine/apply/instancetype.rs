@@ -24,10 +24,13 @@ pub fn apply(
     let mut conflicts = Conflicts::default();
     let path = |rest: &str| json::join(base, rest);
 
-    // nodeSelector: conflict when the VMI has one at all (even `{}`).
+    // nodeSelector: conflict when the VMI has one at all (even `{}`). An empty one is copied as an
+    // empty map, which Go's `omitempty` leaves out of the VM: nothing is written.
     if let Some(selector) = &instancetype.node_selector {
         if json::is_absent(vmi_spec, "nodeSelector") {
-            json::put(vmi_spec, "nodeSelector", json!(selector));
+            if !selector.is_empty() {
+                json::put(vmi_spec, "nodeSelector", json!(selector));
+            }
         } else {
             conflicts.paths.push(path("nodeSelector"));
         }
@@ -104,7 +107,8 @@ pub fn apply(
     }
 
     // Annotations: per key; conflicts sorted by key (upstream iterates a Go map randomly).
-    if let Some(annotations) = &instancetype.annotations {
+    // An empty map adds nothing: Go creates an empty `annotations` map, which `omitempty` drops.
+    if let Some(annotations) = instancetype.annotations.as_ref().filter(|a| !a.is_empty()) {
         let target = json::object_entry(metadata, "annotations", "spec.template.metadata.annotations")?;
         for (key, value) in annotations {
             match json::find(target, key) {

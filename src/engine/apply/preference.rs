@@ -48,7 +48,8 @@ pub fn apply(
             json::put(vmi_spec, "architecture", Value::from(architecture));
         }
     }
-    if let Some(annotations) = &preference.annotations {
+    // An empty map adds nothing: Go creates an empty `annotations` map, which `omitempty` drops.
+    if let Some(annotations) = preference.annotations.as_ref().filter(|a| !a.is_empty()) {
         let target = json::object_entry(metadata, "annotations", "spec.template.metadata.annotations")?;
         for (key, value) in annotations {
             if json::is_absent(target, key) {

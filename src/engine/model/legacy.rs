@@ -86,6 +86,15 @@ pub enum DecodeError {
         /// What is wrong with it.
         message: String,
     },
+    /// A ControllerRevision's object without `kind` or `apiVersion`: Kubernetes' own text
+    /// (`Object 'Kind' is missing in '<data>'`), which names no path; `path` is the field for a cause.
+    #[error("{message}")]
+    MissingTypeMeta {
+        /// `data.kind` or `data.apiVersion`.
+        path: String,
+        /// Kubernetes' message.
+        message: String,
+    },
     /// The base64 `spec` of a spec-revision wrapper does not decode.
     #[error("spec-revision wrapper: spec is not valid base64: {0}")]
     WrapperBase64(String),
@@ -112,7 +121,7 @@ pub enum DecodeError {
     UnexpectedRevisionType(String),
     /// The ControllerRevision has no (or a `null`) `data`; KubeVirt reports the nil object as
     /// `unexpected type in ControllerRevision: <nil>`.
-    #[error("unexpected type in ControllerRevision: <nil> (the ControllerRevision has no data)")]
+    #[error("unexpected type in ControllerRevision: <nil>")]
     MissingRevisionData,
 }
 
@@ -120,7 +129,7 @@ impl DecodeError {
     /// The JSON path of the offending field, when the error is about one field.
     pub fn field(&self) -> Option<&str> {
         match self {
-            Self::Field { path, .. } => Some(path),
+            Self::Field { path, .. } | Self::MissingTypeMeta { path, .. } => Some(path),
             Self::UnsupportedKind { .. } => Some("kind"),
             Self::UnsupportedFlavorSchema { field, .. } => Some(field),
             Self::RevisionObject(inner) => inner.field(),
@@ -623,6 +632,16 @@ fn prepare(spec: &Value, version: SchemaVersion, schema: Schema) -> Result<Value
     } else {
         prune(spec, schema_fields(version, schema))
     };
+    // Go reads a `null` value inside a string map as `""`, the key present: kept as such.
+    for map in ["annotations", "nodeSelector"] {
+        if let Some(Value::Object(entries)) = spec.get_mut(map) {
+            for (_, value) in entries.iter_mut() {
+                if value.is_null() {
+                    *value = Value::String(String::new());
+                }
+            }
+        }
+    }
     strip_nulls(&mut spec);
     Ok(spec)
 }
