@@ -1968,10 +1968,18 @@ mod expand_3_8 {
             expanded["spec"]["dataVolumeTemplates"][0]["spec"]["storage"]["resources"]["requests"]["storage"],
             "2Gi"
         );
-        // A VM without matchers is not expanded, and not rewritten.
+        // A VM without matchers is not expanded, but KubeVirt's Expand still hands it back encoded.
         let mut plain = vm.clone();
         plain["spec"].as_object_mut().unwrap().remove("preference");
-        assert_eq!(expand_ok(&plain, &empty_pref(), &with_defaults()), plain);
+        let returned = expand_ok(&plain, &empty_pref(), &with_defaults());
+        let mut expected = plain.clone();
+        expected["spec"]["template"]["spec"]["domain"]["resources"]["requests"] =
+            json!({"memory": "1536Mi", "cpu": "2"});
+        expected["spec"]["template"]["spec"]["domain"]["memory"]["maxGuest"] = json!("4Gi");
+        expected["spec"]["template"]["spec"]["volumes"][0]["emptyDisk"]["capacity"] = json!("1Gi");
+        expected["spec"]["dataVolumeTemplates"][0]["spec"]["storage"]["resources"]["requests"]["storage"] =
+            json!("2Gi");
+        assert_eq!(returned, expected);
     }
 
     #[test]

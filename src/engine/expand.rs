@@ -105,6 +105,8 @@ pub fn expand_owned_in_namespace(
 ) -> Result<Value, ExpandError> {
     json::as_object(&expanded, "")?;
     if !has_matchers(&expanded) {
+        // KubeVirt's `Expand` hands such a VM back as it decoded it: written as its typed VM is.
+        vm_quantities::canonicalize(&mut expanded);
         return Ok(expanded);
     }
     if options.infer_from_volumes {

@@ -189,18 +189,28 @@ pub fn resolve_kind(role: MatcherRole, kind: &str, legacy_flavor: bool) -> Resul
 /// `kind` lower-cased as Go's `strings.ToLower` does it, for comparing with the (ASCII) resource
 /// names: ASCII letters, and the two other characters whose lower case is an ASCII letter, `İ`
 /// (U+0130) → `i` and the Kelvin sign (U+212A) → `k`. Any other character matches no name whatever
-/// its case, so it is kept (no Unicode case tables are needed).
+/// its case, so it is kept (byte by byte: no Unicode case tables are needed).
 fn go_lowercase(kind: &str) -> String {
-    if kind.is_ascii() {
-        return kind.to_ascii_lowercase();
+    let mut lowered = Vec::with_capacity(kind.len());
+    let mut rest = kind.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        rest = match (byte, tail) {
+            (0xc4, [0xb0, after @ ..]) => {
+                lowered.push(b'i');
+                after
+            }
+            (0xe2, [0x84, 0xaa, after @ ..]) => {
+                lowered.push(b'k');
+                after
+            }
+            _ => {
+                lowered.push(byte.to_ascii_lowercase());
+                tail
+            }
+        };
     }
-    kind.chars()
-        .map(|character| match character {
-            '\u{130}' => 'i',
-            '\u{212a}' => 'k',
-            _ => character.to_ascii_lowercase(),
-        })
-        .collect()
+    // Only whole characters were replaced (by ASCII letters), and other bytes kept: still UTF-8.
+    String::from_utf8(lowered).unwrap_or_default()
 }
 
 /// The VM's `metadata.namespace` (`""` when absent).

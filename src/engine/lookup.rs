@@ -229,22 +229,29 @@ impl std::fmt::Display for GoQuoted<'_> {
         use std::fmt::Write;
         f.write_char('"')?;
         for character in self.0.chars() {
-            match character {
-                '"' | '\\' => {
-                    f.write_char('\\')?;
+            let code = u32::from(character);
+            let (escape, digits) = match character {
+                '"' | '\\' => (character, 0),
+                '\u{7}' => ('a', 0),
+                '\u{8}' => ('b', 0),
+                '\u{c}' => ('f', 0),
+                '\n' => ('n', 0),
+                '\r' => ('r', 0),
+                '\t' => ('t', 0),
+                '\u{b}' => ('v', 0),
+                '\0'..='\u{1f}' | '\u{7f}' => ('x', 2),
+                _ if go_prints(character) => {
                     f.write_char(character)?;
+                    continue;
                 }
-                '\u{7}' => f.write_str("\\a")?,
-                '\u{8}' => f.write_str("\\b")?,
-                '\u{c}' => f.write_str("\\f")?,
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                '\u{b}' => f.write_str("\\v")?,
-                '\0'..='\u{1f}' | '\u{7f}' => write!(f, "\\x{:02x}", u32::from(character))?,
-                _ if go_prints(character) => f.write_char(character)?,
-                _ if u32::from(character) < 0x10000 => write!(f, "\\u{:04x}", u32::from(character))?,
-                _ => write!(f, "\\U{:08x}", u32::from(character))?,
+                _ if code < 0x10000 => ('u', 4),
+                _ => ('U', 8),
+            };
+            f.write_char('\\')?;
+            f.write_char(escape)?;
+            for place in (0..digits).rev() {
+                let digit = (code >> (4 * place)) & 0xf;
+                f.write_char(char::from_digit(digit, 16).unwrap_or('0'))?;
             }
         }
         f.write_char('"')

@@ -19,102 +19,107 @@
 //! conflicts with an instancetype), as it is in KubeVirt.
 //!
 //! A value that is not a quantity (a text Kubernetes would not parse, an object) is left as it is:
-//! rewriting is never a reason to fail. Only expanded VMs are rewritten; a VM without matchers is
-//! returned untouched.
+//! rewriting is never a reason to fail. `expand` rewrites every VM it returns, as KubeVirt's `Expand`
+//! encodes every VM it returns, with or without matchers; the policy's and the npm module's review
+//! rewrite only the VMs they expand (a VM without matchers is admitted untouched).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::engine::json;
 use crate::engine::quantity::Quantity;
 
-/// Rewrites the VM's quantity fields listed in the module documentation in Kubernetes' JSON form.
+/// What a listed field holds.
+#[derive(Clone, Copy)]
+enum Field {
+    /// A string map (`map[string]string`): its `null` values are `""`.
+    Strings,
+    /// A resource list: its values are quantities, its `null` values `"0"`.
+    Quantities,
+    /// One quantity (a pointer field in Go: its `null` stays, read as absent).
+    Quantity,
+}
+
+/// The fields of a VM itself, as paths (`*`: every element of an array).
+const VM_FIELDS: &[(&[&str], Field)] = &[
+    (&["metadata", "labels"], Field::Strings),
+    (&["metadata", "annotations"], Field::Strings),
+];
+
+/// The fields of a VM's `spec.template`.
+const TEMPLATE_FIELDS: &[(&[&str], Field)] = &[
+    (&["metadata", "labels"], Field::Strings),
+    (&["metadata", "annotations"], Field::Strings),
+    (&["spec", "nodeSelector"], Field::Strings),
+    (&["spec", "domain", "resources", "requests"], Field::Quantities),
+    (&["spec", "domain", "resources", "limits"], Field::Quantities),
+    (&["spec", "domain", "memory", "guest"], Field::Quantity),
+    (&["spec", "domain", "memory", "maxGuest"], Field::Quantity),
+    (&["spec", "volumes", "*", "emptyDisk", "capacity"], Field::Quantity),
+    (&["spec", "volumes", "*", "hostDisk", "capacity"], Field::Quantity),
+];
+
+/// The fields of each of a VM's `spec.dataVolumeTemplates`.
+const DATA_VOLUME_TEMPLATE_FIELDS: &[(&[&str], Field)] = &[
+    (&["metadata", "labels"], Field::Strings),
+    (&["metadata", "annotations"], Field::Strings),
+    (&["spec", "pvc", "resources", "requests"], Field::Quantities),
+    (&["spec", "pvc", "resources", "limits"], Field::Quantities),
+    (&["spec", "storage", "resources", "requests"], Field::Quantities),
+    (&["spec", "storage", "resources", "limits"], Field::Quantities),
+];
+
+/// Rewrites the VM's fields listed in the module documentation as KubeVirt's encoding writes them.
 pub fn canonicalize(vm: &mut Value) {
-    null_strings_of_metadata(vm);
-    if let Some(template) = json::get_mut(vm, "spec").and_then(|spec| json::get_mut(spec, "template")) {
-        null_strings_of_metadata(template);
-        if let Some(template_spec) = json::get_mut(template, "spec") {
-            canonicalize_vmi_spec(template_spec);
-        }
-    }
-    let templates = json::get_mut(vm, "spec")
-        .and_then(|spec| json::get_mut(spec, "dataVolumeTemplates"))
-        .and_then(Value::as_array_mut);
-    for template in templates.into_iter().flatten() {
-        null_strings_of_metadata(template);
-        let Some(spec) = json::get_mut(template, "spec") else {
-            continue;
-        };
-        for claim in ["pvc", "storage"] {
-            if let Some(resources) = json::get_mut(spec, claim).and_then(|c| json::get_mut(c, "resources")) {
-                canonicalize_resource_lists(resources);
-            }
-        }
-    }
-}
-
-/// The `null` values of `metadata.labels` and `metadata.annotations` of `object` as `""`.
-fn null_strings_of_metadata(object: &mut Value) {
-    if let Some(metadata) = json::get_mut(object, "metadata") {
-        for map in ["labels", "annotations"] {
-            null_strings(json::get_mut(metadata, map));
-        }
-    }
-}
-
-/// The `null` values of a string map as `""`, Go's zero string.
-fn null_strings(map: Option<&mut Value>) {
-    let Some(map) = map.and_then(Value::as_object_mut) else {
+    rewrite_fields(vm, VM_FIELDS);
+    let Some(spec) = json::get_mut(vm, "spec") else {
         return;
     };
-    for (_, value) in map.iter_mut() {
-        if value.is_null() {
-            *value = Value::String(String::new());
+    if let Some(template) = json::get_mut(spec, "template") {
+        rewrite_fields(template, TEMPLATE_FIELDS);
+    }
+    if let Some(templates) = json::get_mut(spec, "dataVolumeTemplates").and_then(Value::as_array_mut) {
+        for template in templates {
+            rewrite_fields(template, DATA_VOLUME_TEMPLATE_FIELDS);
         }
     }
 }
 
-/// The quantities of a VMI spec (a VM's `spec.template.spec`), and its `nodeSelector`'s `null`s.
-fn canonicalize_vmi_spec(vmi_spec: &mut Value) {
-    null_strings(json::get_mut(vmi_spec, "nodeSelector"));
-    if let Some(domain) = json::get_mut(vmi_spec, "domain") {
-        if let Some(resources) = json::get_mut(domain, "resources") {
-            canonicalize_resource_lists(resources);
-        }
-        if let Some(memory) = json::get_mut(domain, "memory").and_then(Value::as_object_mut) {
-            canonicalize_members(memory, &["guest", "maxGuest"]);
-        }
+fn rewrite_fields(object: &mut Value, fields: &[(&[&str], Field)]) {
+    for (path, field) in fields {
+        rewrite_at(object, path, *field);
     }
-    let volumes = json::get_mut(vmi_spec, "volumes").and_then(Value::as_array_mut);
-    for volume in volumes.into_iter().flatten() {
-        for source in ["emptyDisk", "hostDisk"] {
-            if let Some(disk) = json::get_mut(volume, source).and_then(Value::as_object_mut) {
-                canonicalize_members(disk, &["capacity"]);
+}
+
+/// The field at `path` below `value`; wrong shapes on the way are left alone.
+fn rewrite_at(value: &mut Value, path: &[&str], field: Field) {
+    match path.split_first() {
+        None => rewrite(value, field),
+        Some((&"*", rest)) => {
+            for item in value.as_array_mut().into_iter().flatten() {
+                rewrite_at(item, rest, field);
+            }
+        }
+        Some((key, rest)) => {
+            if let Some(child) = json::get_mut(value, key) {
+                rewrite_at(child, rest, field);
             }
         }
     }
 }
 
-/// Every value of `requests` and `limits` (Kubernetes `ResourceList`s) in `resources`.
-fn canonicalize_resource_lists(resources: &mut Value) {
-    for list in ["requests", "limits"] {
-        if let Some(list) = json::get_mut(resources, list).and_then(Value::as_object_mut) {
-            for (_, quantity) in list.iter_mut() {
-                if quantity.is_null() {
-                    // Go's zero `Quantity`, as `UnmarshalJSON` reads a `null`.
-                    *quantity = Value::String("0".to_owned());
-                } else {
-                    canonicalize_value(quantity);
+fn rewrite(value: &mut Value, field: Field) {
+    match field {
+        Field::Quantity => canonicalize_value(value),
+        Field::Strings | Field::Quantities => {
+            for (_, entry) in value.as_object_mut().into_iter().flatten() {
+                match (field, entry.is_null()) {
+                    // Go's zero values, as `encoding/json` and `Quantity.UnmarshalJSON` read a `null`.
+                    (Field::Strings, true) => *entry = Value::String(String::new()),
+                    (_, true) => *entry = Value::String("0".to_owned()),
+                    (Field::Quantities, false) => canonicalize_value(entry),
+                    _ => {}
                 }
             }
-        }
-    }
-}
-
-/// The members of `map` named in `keys`.
-fn canonicalize_members(map: &mut Map<String, Value>, keys: &[&str]) {
-    for key in keys {
-        if let Some(quantity) = json::find_mut(map, key) {
-            canonicalize_value(quantity);
         }
     }
 }
