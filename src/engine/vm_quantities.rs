@@ -39,69 +39,111 @@ enum Field {
     Quantity,
 }
 
-/// The fields of a VM itself, as paths (`*`: every element of an array).
-const VM_FIELDS: &[(&[&str], Field)] = &[
-    (&["metadata", "labels"], Field::Strings),
-    (&["metadata", "annotations"], Field::Strings),
-];
+/// The fields to rewrite, as a tree of member names below the VM (`*`: every element of an array),
+/// so that each object on the way is looked up once.
+enum Node {
+    /// The field itself.
+    Leaf(Field),
+    /// Members of an object (or, under `*`, of each element of an array).
+    Branch(&'static [(&'static str, Node)]),
+}
 
-/// The fields of a VM's `spec.template`.
-const TEMPLATE_FIELDS: &[(&[&str], Field)] = &[
-    (&["metadata", "labels"], Field::Strings),
-    (&["metadata", "annotations"], Field::Strings),
-    (&["spec", "nodeSelector"], Field::Strings),
-    (&["spec", "domain", "resources", "requests"], Field::Quantities),
-    (&["spec", "domain", "resources", "limits"], Field::Quantities),
-    (&["spec", "domain", "memory", "guest"], Field::Quantity),
-    (&["spec", "domain", "memory", "maxGuest"], Field::Quantity),
-    (&["spec", "volumes", "*", "emptyDisk", "capacity"], Field::Quantity),
-    (&["spec", "volumes", "*", "hostDisk", "capacity"], Field::Quantity),
-];
+use Node::{Branch, Leaf};
 
-/// The fields of each of a VM's `spec.dataVolumeTemplates`.
-const DATA_VOLUME_TEMPLATE_FIELDS: &[(&[&str], Field)] = &[
-    (&["metadata", "labels"], Field::Strings),
-    (&["metadata", "annotations"], Field::Strings),
-    (&["spec", "pvc", "resources", "requests"], Field::Quantities),
-    (&["spec", "pvc", "resources", "limits"], Field::Quantities),
-    (&["spec", "storage", "resources", "requests"], Field::Quantities),
-    (&["spec", "storage", "resources", "limits"], Field::Quantities),
-];
+/// `metadata.labels` and `metadata.annotations`.
+const METADATA: (&str, Node) = (
+    "metadata",
+    Branch(&[("labels", Leaf(Field::Strings)), ("annotations", Leaf(Field::Strings))]),
+);
+
+/// `resources.requests` and `resources.limits`.
+const RESOURCES: (&str, Node) = (
+    "resources",
+    Branch(&[
+        ("requests", Leaf(Field::Quantities)),
+        ("limits", Leaf(Field::Quantities)),
+    ]),
+);
+
+/// Every field of the module documentation.
+const VM: Node = Branch(&[
+    METADATA,
+    (
+        "spec",
+        Branch(&[
+            (
+                "template",
+                Branch(&[
+                    METADATA,
+                    (
+                        "spec",
+                        Branch(&[
+                            ("nodeSelector", Leaf(Field::Strings)),
+                            (
+                                "domain",
+                                Branch(&[
+                                    RESOURCES,
+                                    (
+                                        "memory",
+                                        Branch(&[
+                                            ("guest", Leaf(Field::Quantity)),
+                                            ("maxGuest", Leaf(Field::Quantity)),
+                                        ]),
+                                    ),
+                                ]),
+                            ),
+                            (
+                                "volumes",
+                                Branch(&[(
+                                    "*",
+                                    Branch(&[
+                                        ("emptyDisk", Branch(&[("capacity", Leaf(Field::Quantity))])),
+                                        ("hostDisk", Branch(&[("capacity", Leaf(Field::Quantity))])),
+                                    ]),
+                                )]),
+                            ),
+                        ]),
+                    ),
+                ]),
+            ),
+            (
+                "dataVolumeTemplates",
+                Branch(&[(
+                    "*",
+                    Branch(&[
+                        METADATA,
+                        (
+                            "spec",
+                            Branch(&[("pvc", Branch(&[RESOURCES])), ("storage", Branch(&[RESOURCES]))]),
+                        ),
+                    ]),
+                )]),
+            ),
+        ]),
+    ),
+]);
 
 /// Rewrites the VM's fields listed in the module documentation as KubeVirt's encoding writes them.
 pub fn canonicalize(vm: &mut Value) {
-    rewrite_fields(vm, VM_FIELDS);
-    let Some(spec) = json::get_mut(vm, "spec") else {
-        return;
-    };
-    if let Some(template) = json::get_mut(spec, "template") {
-        rewrite_fields(template, TEMPLATE_FIELDS);
-    }
-    if let Some(templates) = json::get_mut(spec, "dataVolumeTemplates").and_then(Value::as_array_mut) {
-        for template in templates {
-            rewrite_fields(template, DATA_VOLUME_TEMPLATE_FIELDS);
-        }
-    }
+    visit(vm, &VM);
 }
 
-fn rewrite_fields(object: &mut Value, fields: &[(&[&str], Field)]) {
-    for (path, field) in fields {
-        rewrite_at(object, path, *field);
-    }
-}
-
-/// The field at `path` below `value`; wrong shapes on the way are left alone.
-fn rewrite_at(value: &mut Value, path: &[&str], field: Field) {
-    match path.split_first() {
-        None => rewrite(value, field),
-        Some((&"*", rest)) => {
+/// The fields of `node` in `value`; wrong shapes on the way are left alone.
+fn visit(value: &mut Value, node: &Node) {
+    match node {
+        Leaf(field) => rewrite(value, *field),
+        Branch([("*", each)]) => {
             for item in value.as_array_mut().into_iter().flatten() {
-                rewrite_at(item, rest, field);
+                visit(item, each);
             }
         }
-        Some((key, rest)) => {
-            if let Some(child) = json::get_mut(value, key) {
-                rewrite_at(child, rest, field);
+        Branch(members) => {
+            if let Some(object) = value.as_object_mut() {
+                for (key, child) in *members {
+                    if let Some(member) = json::find_mut(object, key) {
+                        visit(member, child);
+                    }
+                }
             }
         }
     }
