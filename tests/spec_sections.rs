@@ -2010,6 +2010,37 @@ mod expand_3_8 {
     }
 
     #[test]
+    fn admission_reads_null_map_values_as_the_expansion_does() {
+        let options = with_defaults();
+        // A null request is a present (zero) request: it conflicts with the instancetype's CPU.
+        let null_request = vm(
+            json!({"instancetype": {"name": "it"}}),
+            json!({"domain": {"resources": {"requests": {"cpu": null}}}}),
+        );
+        let objects = [cluster_it("it", it_body(2, "2Gi"))];
+        let checks = vm_admission_checks(&null_request, &source(&objects), &options);
+        let fields: Vec<&str> = checks.apply_causes.iter().flatten().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["spec.template.spec.domain.resources.requests.cpu"]);
+        // So is a null annotation: it conflicts with the instancetype's.
+        let mut null_annotation = vm(json!({"instancetype": {"name": "it"}}), json!({}));
+        null_annotation["spec"]["template"]["metadata"] = json!({"annotations": {"k": null}});
+        let objects = [cluster_it("it", it_with(json!({"annotations": {"k": "v"}})))];
+        let checks = vm_admission_checks(&null_annotation, &source(&objects), &options);
+        let fields: Vec<&str> = checks.apply_causes.iter().flatten().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["annotations.k"]);
+        // A null CPU limit is a zero limit: the VMI defaults give 0 sockets, short of the requirement.
+        let null_limit = pref_vm(json!({"domain": {"resources": {"limits": {"cpu": null}, "requests": {"cpu": "4"}}}}));
+        let objects = [cluster_pref("p", json!({"requirements": {"cpu": {"guest": 2}}}))];
+        let checks = vm_admission_checks(&null_limit, &source(&objects), &options);
+        let cause = checks.requirements_cause.expect("a requirement failure");
+        assert_eq!(
+            cause.message,
+            "failure checking preference requirements: insufficient CPU resources of 0 vCPU provided by \
+             VirtualMachine, preference requires 2 vCPU provided as sockets"
+        );
+    }
+
+    #[test]
     fn a_vm_that_is_not_an_object_is_an_error() {
         assert!(matches!(
             expand(&json!([1]), &InMemorySource::new(), &with_defaults()),

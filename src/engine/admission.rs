@@ -77,6 +77,8 @@ pub fn checks_with_specs(
         return checks;
     }
     let mut copy = vm.clone();
+    // The VM as KubeVirt decodes it, as the expansion reads it (a `null` map value is a present key).
+    crate::engine::vm_quantities::canonicalize(&mut copy);
     let outcome = (|| -> Result<Option<Cause>, CheckError> {
         let (vmi_spec, metadata) = template_parts(&mut copy)?;
         match apply::apply_to_vmi(instancetype, preference, vmi_spec, metadata, VMI_SPEC_PATH) {

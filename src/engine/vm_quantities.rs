@@ -16,7 +16,8 @@
 //! string map of the VM (`metadata.labels` and `.annotations` of the VM, of its template and of its
 //! DataVolume templates, and `spec.template.spec.nodeSelector`) becomes `""`. The key is then
 //! present for everything the expansion decides (an annotation the VM "has", a memory request that
-//! conflicts with an instancetype), as it is in KubeVirt.
+//! conflicts with an instancetype), as it is in KubeVirt. The admission checks read the VM the same
+//! way (`engine::admission::checks_with_specs`).
 //!
 //! A value that is not a quantity (a text Kubernetes would not parse, an object) is left as it is:
 //! rewriting is never a reason to fail. `expand` rewrites every VM it returns, as KubeVirt's `Expand`
