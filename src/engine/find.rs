@@ -209,8 +209,9 @@ fn go_lowercase(kind: &str) -> String {
             }
         };
     }
-    // Only whole characters were replaced (by ASCII letters), and other bytes kept: still UTF-8.
-    String::from_utf8(lowered).unwrap_or_default()
+    // Only whole characters were replaced (by ASCII letters), and other bytes kept: still UTF-8. (Were
+    // it not, the kind as written would match no name, never the empty kind.)
+    String::from_utf8(lowered).unwrap_or_else(|_| kind.to_owned())
 }
 
 /// The VM's `metadata.namespace` (`""` when absent).
