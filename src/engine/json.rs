@@ -131,6 +131,16 @@ fn make_room(map: &mut Map<String, Value>) {
     }
 }
 
+/// The `null` values of a string map (`map[string]string` in Go) as `""`: Go's `encoding/json` reads
+/// a `null` map value as the zero string, the key present. Anything but an object is left alone.
+pub fn null_strings_to_empty(map: &mut Value) {
+    for (_, value) in map.as_object_mut().into_iter().flatten() {
+        if value.is_null() {
+            *value = Value::String(String::new());
+        }
+    }
+}
+
 /// `value[key]` when `value` is an object and the entry is present and not `null`.
 pub fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     value

@@ -153,14 +153,14 @@ fn visit(value: &mut Value, node: &Node) {
 fn rewrite(value: &mut Value, field: Field) {
     match field {
         Field::Quantity => canonicalize_value(value),
-        Field::Strings | Field::Quantities => {
+        Field::Strings => json::null_strings_to_empty(value),
+        Field::Quantities => {
             for (_, entry) in value.as_object_mut().into_iter().flatten() {
-                match (field, entry.is_null()) {
-                    // Go's zero values, as `encoding/json` and `Quantity.UnmarshalJSON` read a `null`.
-                    (Field::Strings, true) => *entry = Value::String(String::new()),
-                    (_, true) => *entry = Value::String("0".to_owned()),
-                    (Field::Quantities, false) => canonicalize_value(entry),
-                    _ => {}
+                if entry.is_null() {
+                    // Go's zero `Quantity`, as `Quantity.UnmarshalJSON` reads a `null`.
+                    *entry = Value::String("0".to_owned());
+                } else {
+                    canonicalize_value(entry);
                 }
             }
         }

@@ -634,12 +634,8 @@ fn prepare(spec: &Value, version: SchemaVersion, schema: Schema) -> Result<Value
     };
     // Go reads a `null` value inside a string map as `""`, the key present: kept as such.
     for map in ["annotations", "nodeSelector"] {
-        if let Some(Value::Object(entries)) = spec.get_mut(map) {
-            for (_, value) in entries.iter_mut() {
-                if value.is_null() {
-                    *value = Value::String(String::new());
-                }
-            }
+        if let Some(entries) = spec.get_mut(map) {
+            crate::engine::json::null_strings_to_empty(entries);
         }
     }
     strip_nulls(&mut spec);
