@@ -67,7 +67,7 @@ out(
     `a cloud-init volume), ${n.passes} passes, every iteration timed (benches/engine_report.rs, ${n.expand.samples.toLocaleString("en-US")} ` +
     `samples per row). One iteration is a caller's whole job: parse the VM (${n.vm_bytes_mean.toFixed(0)} B) and its instancetype + ` +
     `preference (${n.object_bytes_mean.toFixed(0)} B) from bytes (\`BorrowingSource::insert_json\`: the objects' texts are checked and ` +
-    `read for their kind and name, kept borrowed, each spec decoded from its text when the expansion asks for it), ` +
+    `read for their kind and name, kept borrowed, each spec decoded as its text is checked, in the same pass), ` +
     `\`engine::expand::expand_owned\`, serialize.`,
 );
 out();
@@ -78,7 +78,7 @@ out(`| floor: parse + serialize the VM only | ${us(n.floor.median_us)} | ${us(n.
 // Two decimals: a ratio this close to its target must not round onto it.
 out(`| **ratio expand / floor** | **${ratio.toFixed(2)}×** | | ≤ 3× | ${verdict(ratio <= 3)} |`);
 out(
-  `| inputs floor: parse the VM, read the objects (kind and name), serialize the VM | ${us(n.inputs_floor.median_us)} | ${us(n.inputs_floor.p99_us)} | | ` +
+  `| inputs floor: parse the VM, read the objects (kind, name and spec), serialize the VM | ${us(n.inputs_floor.median_us)} | ${us(n.inputs_floor.p99_us)} | | ` +
     `${times(n.inputs_floor.median_us / n.floor.median_us)} floor before any expansion |`,
 );
 out(`| expand through the borrowing \`expand(&vm)\` (one VM copy more) | ${us(n.expand_borrowed.median_us)} | ${us(n.expand_borrowed.p99_us)} | | |`);

@@ -294,6 +294,34 @@ fn tricky_texts() -> Vec<String> {
         json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataSource", "metadata": {"name": "it"}, "spec": {}})
             .to_string(),
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "it"}}).to_string(),
+        // specs read before they are checked (`BorrowingSource` decodes a spec as it reads the text):
+        // what is not JSON must still fail the insert, what the readers do not read must still decode
+        instancetype(r#"{"cpu":{"guest":01},"memory":{"guest":"1Gi"}}"#),
+        instancetype(r#"{"cpu":{"guest":0},"memory":{"guest":"1Gi"}}"#),
+        instancetype(r#"{"cpu":{"guest":1e2},"memory":{"guest":"1Gi"}}"#),
+        instancetype(&format!(r#"{{{cpu_memory},}}"#)),
+        instancetype(r#"{"cpu":{"guest":1} "memory":{"guest":"1Gi"}}"#),
+        instancetype(&format!(r#"{{{cpu_memory},"unknownField":tru}}"#)),
+        instancetype(r#"{"cpu":{"guest":1,"numa":{"guestMappingPassthrough":{},}},"memory":{"guest":"1Gi"}}"#),
+        instancetype(r#"{"cpu":{"guest":1,"numa":{"guestMappingPassthrough":{}}},"memory":{"guest":"1Gi"}}"#),
+        instancetype("{\"cpu\":{\"guest\":1},\"memory\":{\"guest\":\"1\u{7}Gi\"}}"),
+        instancetype(&format!(r#"{{{cpu_memory}}}}}"#)),
+        preference(r#"{"preferredTerminationGracePeriodSeconds":-01}"#),
+        preference(r#"{"preferredTerminationGracePeriodSeconds":-0}"#),
+        preference(r#"{"preferredTerminationGracePeriodSeconds":-30,"unknownField":[null]}"#),
+        preference(r#"{"devices":{"preferredDiskBus":"virtio"},"requirements":{"cpu":{"guest":2}},"annotations":{"a":"b"}}"#),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","spec":{{{cpu_memory}}},"kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","spec":{{{cpu_memory},}},"kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}}}}"#
+        ),
+        format!(
+            r#"{{"kind":"VirtualMachineInstancetype","spec":{{{cpu_memory}}},"apiVersion":"instancetype.kubevirt.io/v1beta1","metadata":{{"name":"it"}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"instancetype.kubevirt.io/v1beta1","kind":"VirtualMachineInstancetype","metadata":{{"name":"it"}},"spec":{{{cpu_memory}}},"spec":{{{cpu_memory}}}}}"#
+        ),
         // not JSON objects at all
         "[]".to_owned(),
         "{".to_owned(),

@@ -178,7 +178,7 @@ fn insert_objects<'c>(
 
 /// The cluster a caller builds from the instancetype and preference texts it holds
 /// (`BorrowingSource::insert_json`: each text is checked and kept borrowed, a `v1beta1` spec decoded
-/// straight from it when the expansion asks).
+/// straight from it in the same pass).
 fn borrow_objects(case: &Case) -> Result<BorrowingSource<'_>, String> {
     let mut source = BorrowingSource::new();
     insert_objects(case, |text| source.insert_json(text, None))?;
@@ -240,8 +240,8 @@ pub fn expand_borrowed_job(case: &Case, options: &ExpandOptions) -> Result<Vec<u
     serde_json::to_vec(&expanded).map_err(|e| e.to_string())
 }
 
-/// What no expansion can avoid: the VM parsed, its objects read (`insert_json` checks their texts and reads their kind and name;
-/// their specs are decoded only when an expansion asks), the VM serialized.
+/// What no expansion can avoid: the VM parsed, its objects read (`insert_json` checks their texts, reads
+/// their kind and name, and decodes their specs in the same pass), the VM serialized.
 #[inline(never)]
 pub fn inputs_job(case: &Case) -> Result<Vec<u8>, String> {
     let vm = parse_vm(case)?;

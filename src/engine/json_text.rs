@@ -97,16 +97,49 @@ pub struct Envelope<'a> {
 /// (whose `name` and `namespace`, when present, are strings) and a `spec` of any kind; `Unsure`
 /// for anything else, or for a text the scan cannot vouch for (see the module documentation).
 pub fn read_envelope(text: &str) -> Scan<Envelope<'_>> {
+    envelope_reading_spec(text, |_, _, _| None::<()>).map(|(envelope, _)| envelope)
+}
+
+/// [`read_envelope`], reading the `spec` member with `read_spec` instead of scanning it, when the
+/// `apiVersion` and `kind` come before it (as Kubernetes writes objects). `read_spec` gets them and
+/// the scanner at the spec's first byte; it reads the spec's value, checking it as the scan would
+/// (as [`crate::engine::model::from_text`]'s readers do), and gives what it read, or `None` when it
+/// does not read that spec. A spec it does not read, or one holding `null` anywhere (which the
+/// readers' callers leave to `serde`), is scanned as any value instead, and the second part of the
+/// answer is `None`. Natively only, as those readers are.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn read_envelope_reading_spec<'a, S>(
+    text: &'a str,
+    read_spec: impl FnOnce(&'a str, &'a str, &mut Scanner<'a>) -> Option<S>,
+) -> Scan<(Envelope<'a>, Option<S>)> {
+    envelope_reading_spec(text, read_spec)
+}
+
+fn envelope_reading_spec<'a, S>(
+    text: &'a str,
+    read_spec: impl FnOnce(&'a str, &'a str, &mut Scanner<'a>) -> Option<S>,
+) -> Scan<(Envelope<'a>, Option<S>)> {
     let mut scan = Scanner::new(text);
     let (mut api_version, mut kind, mut metadata, mut spec_at) = (None, None, None, None);
+    let mut read_spec = Some(read_spec);
+    let mut spec = None;
     scan.whitespace();
     scan.object(|scan, key| match key {
         "apiVersion" => once(&mut api_version, scan.plain_string()?),
         "kind" => once(&mut kind, scan.plain_string()?),
         "metadata" => once(&mut metadata, scan.metadata()?),
         "spec" => {
-            let start = scan.at;
-            scan.value()?;
+            let (start, depth) = (scan.at, scan.depth);
+            spec = match (api_version, kind, read_spec.take()) {
+                (Some(api_version), Some(kind), Some(read)) => read(api_version, kind, scan)
+                    .filter(|_| text.get(start..scan.at).is_some_and(|spec| !spec.contains("null"))),
+                _ => None,
+            };
+            if spec.is_none() {
+                // Not read (or not to be kept): scanned from its first byte, as any value.
+                (scan.at, scan.depth) = (start, depth);
+                scan.value()?;
+            }
             once(&mut spec_at, start..scan.at)
         }
         _ => scan.value(),
@@ -116,13 +149,14 @@ pub fn read_envelope(text: &str) -> Scan<Envelope<'_>> {
         return Err(Unsure);
     }
     let (name, namespace) = metadata.ok_or(Unsure)?;
-    Ok(Envelope {
+    let envelope = Envelope {
         api_version: api_version.ok_or(Unsure)?,
         kind: kind.ok_or(Unsure)?,
         name,
         namespace,
         spec_at: spec_at.ok_or(Unsure)?,
-    })
+    };
+    Ok((envelope, spec))
 }
 
 /// Whether `text` is one JSON value that the scan vouches for (see the module documentation).
@@ -440,12 +474,13 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Reading a text the scan has vouched for ([`vouches_for`], or the `spec` of a [`read_envelope`])
-/// value by value, for decoders that build typed values straight from the text
-/// ([`crate::engine::model::from_text`]). Each read takes one value and leaves the scanner at what
-/// follows it; a read finding another kind of value than it reads is [`Unsure`], and the caller then
-/// decodes the text the general way (which names the error, if there is one). Native only, as that
-/// module is.
+/// Reading a text value by value, for decoders that build typed values straight from the text
+/// ([`crate::engine::model::from_text`]): a text the scan has vouched for ([`vouches_for`], or the
+/// `spec` of a [`read_envelope`]), or the `spec` [`read_envelope_reading_spec`] hands over unscanned.
+/// Each read takes one value, checks it as the scan would (what the scan is unsure of, it is unsure
+/// of) and leaves the scanner at what follows it; a read finding another kind of value than it reads
+/// is [`Unsure`], and the caller then decodes the text the general way (which names the error, if
+/// there is one). Native only, as that module is.
 #[cfg(not(target_arch = "wasm32"))]
 impl<'a> Scanner<'a> {
     /// A scanner at the first value of `text`.
@@ -495,8 +530,11 @@ impl<'a> Scanner<'a> {
                 .ok_or(Unsure)?;
             self.advance(1);
         }
-        // No digit, or a fraction or exponent: a float, which an integer field refuses.
-        if self.at == start || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+        // No digit, or a fraction or exponent: a float, which an integer field refuses. A leading
+        // zero before more digits is not JSON (a text the scan has vouched for has none, but
+        // [`read_envelope_reading_spec`] reads a spec it has not scanned).
+        let leading_zero = self.bytes.get(start) == Some(&b'0') && self.at.saturating_sub(start) > 1;
+        if self.at == start || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
             return Err(Unsure);
         }
         Ok(value)
@@ -885,5 +923,101 @@ mod tests {
         // Without a name or namespace: read, for the caller to refuse.
         let envelope = read_envelope(r#"{"apiVersion":"v","kind":"k","metadata":{},"spec":1}"#).expect("envelope");
         assert_eq!((envelope.name, envelope.namespace), (None, None));
+    }
+
+    /// A spec reader for the tests: reads the spec as a JSON value (checking it as the scan would),
+    /// noting the version and kind it was handed.
+    fn read_as_json<'a>(
+        seen: &'a std::cell::RefCell<Vec<String>>,
+    ) -> impl FnOnce(&str, &str, &mut Scanner<'_>) -> Option<Value> + 'a {
+        move |api_version, kind, scan| {
+            seen.borrow_mut().push(format!("{api_version} {kind}"));
+            scan.read_json().ok()
+        }
+    }
+
+    #[test]
+    fn reads_the_spec_in_the_envelope_when_the_kind_comes_first() {
+        let seen = std::cell::RefCell::new(Vec::new());
+        let text =
+            r#"{"apiVersion":"v","kind":"k","metadata":{"name":"n"},"spec":{"a":[1,"x",{"b":true}]},"status":{}}"#;
+        let (envelope, spec) = read_envelope_reading_spec(text, read_as_json(&seen)).expect("envelope");
+        assert_eq!(envelope, read_envelope(text).expect("envelope"));
+        assert_eq!(spec, Some(serde_json::json!({"a": [1, "x", {"b": true}]})));
+        assert_eq!(*seen.borrow(), ["v k"]);
+
+        // The kind after the spec: the spec is only scanned, the reader never called.
+        let seen = std::cell::RefCell::new(Vec::new());
+        let text = r#"{"apiVersion":"v","spec":{"a":1},"kind":"k","metadata":{"name":"n"}}"#;
+        let (envelope, spec) = read_envelope_reading_spec(text, read_as_json(&seen)).expect("envelope");
+        assert_eq!(envelope, read_envelope(text).expect("envelope"));
+        assert_eq!(spec, None);
+        assert!(seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_spec_not_read_is_scanned_from_its_first_byte() {
+        // Readers that stop part of the way (unsure), or read a spec holding `null`: the spec is then
+        // scanned as any value, and the envelope is the one `read_envelope` gives.
+        let texts = [
+            r#"{"apiVersion":"v","kind":"k","metadata":{},"spec":{"a":[1,2,{"b":"c"}],"d":null}}"#,
+            r#"{"apiVersion":"v","kind":"k","metadata":{},"spec":{"a":[1,2,{"b":"c"}],"d":"null"}}"#,
+            r#"{"apiVersion":"v","kind":"k","metadata":{},"spec":{"a":{"b":{"\u0063":1}}}}"#,
+        ];
+        for text in texts {
+            let seen = std::cell::RefCell::new(Vec::new());
+            let (envelope, spec) = read_envelope_reading_spec(text, read_as_json(&seen)).expect(text);
+            assert_eq!(envelope, read_envelope(text).expect(text), "{text}");
+            assert_eq!(spec, None, "{text}");
+            assert_eq!(seen.borrow().len(), 1, "{text}");
+        }
+        // A reader that only takes the first bytes and gives up: the depth it left is restored too.
+        let text = r#"{"apiVersion":"v","kind":"k","metadata":{},"spec":[[[[{"a":1}]]]],"status":1}"#;
+        let partial = |_: &str, _: &str, scan: &mut Scanner<'_>| {
+            for _ in 0..4 {
+                scan.nest().ok()?;
+                scan.expect(b'[').ok()?;
+            }
+            None::<()>
+        };
+        let (envelope, spec) = read_envelope_reading_spec(text, partial).expect("envelope");
+        assert_eq!(envelope, read_envelope(text).expect("envelope"));
+        assert_eq!(spec, None);
+    }
+
+    #[test]
+    fn bad_specs_fail_the_envelope_whoever_reads_them() {
+        // What the scan is unsure of, reading the spec is unsure of: the whole envelope is.
+        for spec in [
+            r#"{"a":01}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":tru}"#,
+            "{\"a\":\"\u{1}\"}",
+            r#"{"a":1}}"#,
+        ] {
+            let text = format!(r#"{{"apiVersion":"v","kind":"k","metadata":{{}},"spec":{spec}}}"#);
+            let seen = std::cell::RefCell::new(Vec::new());
+            assert_eq!(read_envelope(&text), Err(Unsure), "{text}");
+            assert_eq!(
+                read_envelope_reading_spec(&text, read_as_json(&seen)).map(|(_, spec)| spec),
+                Err(Unsure),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn integers_with_a_leading_zero_are_unsure() {
+        let read = |text: &str| Scanner::reader(text).read_unsigned();
+        assert_eq!(read("0"), Ok(0));
+        assert_eq!(read("10"), Ok(10));
+        assert_eq!(read("0,"), Ok(0));
+        assert_eq!(read("01"), Err(Unsure));
+        assert_eq!(read("00"), Err(Unsure));
+        assert_eq!(Scanner::reader("-01").read_signed(), Err(Unsure));
+        assert_eq!(Scanner::reader("-10").read_signed(), Ok(-10));
     }
 }

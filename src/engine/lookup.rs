@@ -396,7 +396,7 @@ impl Fetched {
             .map(|envelope| envelope.spec_at);
         match spec_at {
             // The text moves in (no copy).
-            Some(spec_at) => Ok(Self(Held::text(text, spec_at))),
+            Some(spec_at) => Ok(Self(Held::text(text, spec_at, None))),
             None => Err(text),
         }
     }
@@ -463,6 +463,15 @@ struct TextObject<T> {
     spec: OnceLock<Option<DecodedSpec>>,
 }
 
+/// When the spec of an object kept as text is decoded.
+#[derive(Debug, Clone, Copy)]
+enum SpecDecoding {
+    /// When first asked for.
+    WhenAsked,
+    /// As the text is read, natively (see [`envelope_with_spec`]).
+    WhileReading,
+}
+
 #[derive(Debug, Clone)]
 enum DecodedSpec {
     Instancetype(Arc<InstancetypeSpec>),
@@ -470,13 +479,14 @@ enum DecodedSpec {
 }
 
 impl<T: AsRef<str>> Held<T> {
-    /// A `v1beta1` instancetype or preference kept as its text, whose spec lies at `spec_at`.
-    fn text(text: T, spec_at: std::ops::Range<usize>) -> Self {
+    /// A `v1beta1` instancetype or preference kept as its text, whose spec lies at `spec_at`, with
+    /// the spec when it was decoded as the text was read (otherwise it is decoded when first asked for).
+    fn text(text: T, spec_at: std::ops::Range<usize>, spec: Option<DecodedSpec>) -> Self {
         Self::Text(Arc::new(TextObject {
             text,
             spec_at,
             value: OnceLock::new(),
-            spec: OnceLock::new(),
+            spec: spec.map_or_else(OnceLock::new, |spec| OnceLock::from(Some(spec))),
         }))
     }
 
@@ -543,7 +553,40 @@ impl<T: AsRef<str>> Held<T> {
 fn clean_envelope(text: &str) -> Option<json_text::Envelope<'_>> {
     json_text::read_envelope(text)
         .ok()
-        .filter(|envelope| envelope.api_version == "instancetype.kubevirt.io/v1beta1")
+        .filter(|envelope| envelope.api_version == V1BETA1)
+}
+
+/// The `apiVersion` of the objects kept as text.
+const V1BETA1: &str = "instancetype.kubevirt.io/v1beta1";
+
+/// [`clean_envelope`], with the spec of an instancetype or preference decoded as the text is read
+/// (natively, by the text readers of [`crate::engine::model::from_text`], which check the spec as
+/// the scan would: one pass instead of a scan, then a decoding), when they read it; `None` inside
+/// leaves the decoding for when the spec is first asked for. The wasm modules only scan the text.
+fn envelope_with_spec(text: &str) -> Option<(json_text::Envelope<'_>, Option<DecodedSpec>)> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use crate::engine::model::from_text::FromText;
+        let read = |api_version: &str, kind: &str, scan: &mut json_text::Scanner<'_>| {
+            if api_version != V1BETA1 {
+                return None;
+            }
+            match ResourceKind::of_object(api_version, kind)? {
+                ResourceKind::Instancetype | ResourceKind::ClusterInstancetype => InstancetypeSpec::read(scan)
+                    .ok()
+                    .map(|spec| DecodedSpec::Instancetype(Arc::new(spec))),
+                ResourceKind::Preference | ResourceKind::ClusterPreference => PreferenceSpec::read(scan)
+                    .ok()
+                    .map(|spec| DecodedSpec::Preference(Arc::new(spec))),
+                _ => None,
+            }
+        };
+        json_text::read_envelope_reading_spec(text, read)
+            .ok()
+            .filter(|(envelope, _)| envelope.api_version == V1BETA1)
+    }
+    #[cfg(target_arch = "wasm32")]
+    clean_envelope(text).map(|envelope| (envelope, None))
 }
 
 impl InMemorySource {
@@ -566,7 +609,8 @@ impl InMemorySource {
     /// JSON value is only built if asked for. Anything else is parsed and inserted as a value. Either
     /// way the source answers exactly as if the parsed text had been inserted.
     pub fn insert_json(&mut self, text: &str, default_namespace: Option<&str>) -> Result<(), String> {
-        self.0.insert_json(text, default_namespace, Box::from)
+        self.0
+            .insert_json(text, default_namespace, Box::from, SpecDecoding::WhenAsked)
     }
 }
 
@@ -582,9 +626,13 @@ impl<'a> BorrowingSource<'a> {
     }
 
     /// As [`InMemorySource::insert_json`], but a `v1beta1` instancetype or preference keeps `text`
-    /// borrowed instead of a copy of it (anything else is parsed into a value, as there).
+    /// borrowed instead of a copy of it (anything else is parsed into a value, as there), and its
+    /// spec is decoded now, natively, as the text is checked (one pass over it instead of two): the
+    /// objects a caller lends for one request are the ones it expands with. (An `InMemorySource`,
+    /// which may hold a catalogue, decodes only the specs asked for.)
     pub fn insert_json(&mut self, text: &'a str, default_namespace: Option<&str>) -> Result<(), String> {
-        self.0.insert_json(text, default_namespace, |text| text)
+        self.0
+            .insert_json(text, default_namespace, |text| text, SpecDecoding::WhileReading)
     }
 }
 
@@ -607,9 +655,10 @@ impl<T: AsRef<str>> Objects<T> {
         text: &'t str,
         default_namespace: Option<&str>,
         keep: impl FnOnce(&'t str) -> T,
+        decoding: SpecDecoding,
     ) -> Result<(), String> {
-        if let Some((key, spec_at)) = self.read_envelope(text, default_namespace) {
-            self.objects.insert(key, Held::text(keep(text), spec_at));
+        if let Some((key, spec_at, spec)) = self.read_envelope(text, default_namespace, decoding) {
+            self.objects.insert(key, Held::text(keep(text), spec_at, spec));
             return Ok(());
         }
         let object = serde_json::from_str(text).map_err(|error| format!("not a JSON object: {error}"))?;
@@ -622,8 +671,12 @@ impl<T: AsRef<str>> Objects<T> {
         &mut self,
         text: &str,
         default_namespace: Option<&str>,
-    ) -> Option<(ObjectRef, std::ops::Range<usize>)> {
-        let envelope = clean_envelope(text)?;
+        decoding: SpecDecoding,
+    ) -> Option<(ObjectRef, std::ops::Range<usize>, Option<DecodedSpec>)> {
+        let (envelope, spec) = match decoding {
+            SpecDecoding::WhenAsked => (clean_envelope(text)?, None),
+            SpecDecoding::WhileReading => envelope_with_spec(text)?,
+        };
         // Last: the key notes a default namespace taken, only once the text path is certain.
         let key = self
             .key(
@@ -634,7 +687,7 @@ impl<T: AsRef<str>> Objects<T> {
                 default_namespace,
             )
             .ok()?;
-        Some((key, envelope.spec_at))
+        Some((key, envelope.spec_at, spec))
     }
 
     /// The key of an object, noting when it takes the default namespace.

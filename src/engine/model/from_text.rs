@@ -23,8 +23,9 @@ use crate::engine::json_text::{Scan, Scanner, Unsure, once};
 use crate::engine::quantity::Quantity;
 
 /// A spec of type `T` read from `text`, one JSON value without `null` that [`crate::engine::json_text`]
-/// has vouched for (the readers rely on it: they do not check all of JSON's grammar again, leading
-/// zeros for one); `None` when the reader is unsure (see the module documentation).
+/// has vouched for; `None` when the reader is unsure (see the module documentation). The readers
+/// check what they read as the scan does, so [`crate::engine::json_text::read_envelope_reading_spec`]
+/// also uses them on a spec it has not scanned.
 pub(crate) fn spec_from_text<T: FromText>(text: &str) -> Option<T> {
     let mut scan = Scanner::reader(text);
     let spec = T::read(&mut scan).ok()?;
