@@ -97,7 +97,7 @@ pub struct Envelope<'a> {
 /// (whose `name` and `namespace`, when present, are strings) and a `spec` of any kind; `Unsure`
 /// for anything else, or for a text the scan cannot vouch for (see the module documentation).
 pub fn read_envelope(text: &str) -> Scan<Envelope<'_>> {
-    envelope_reading_spec(text, |_, _, _| None::<()>).map(|(envelope, _)| envelope)
+    read_envelope_reading_spec(text, |_, _, _| None::<()>).map(|(envelope, _)| envelope)
 }
 
 /// [`read_envelope`], reading the `spec` member with `read_spec` instead of scanning it, when the
@@ -106,16 +106,9 @@ pub fn read_envelope(text: &str) -> Scan<Envelope<'_>> {
 /// (as [`crate::engine::model::from_text`]'s readers do), and gives what it read, or `None` when it
 /// does not read that spec. A spec it does not read, or one holding `null` anywhere (which the
 /// readers' callers leave to `serde`), is scanned as any value instead, and the second part of the
-/// answer is `None`. Natively only, as those readers are.
-#[cfg(not(target_arch = "wasm32"))]
+/// answer is `None`. Only native code hands it a reader, as only it has those readers; elsewhere it is
+/// [`read_envelope`].
 pub(crate) fn read_envelope_reading_spec<'a, S>(
-    text: &'a str,
-    read_spec: impl FnOnce(&'a str, &'a str, &mut Scanner<'a>) -> Option<S>,
-) -> Scan<(Envelope<'a>, Option<S>)> {
-    envelope_reading_spec(text, read_spec)
-}
-
-fn envelope_reading_spec<'a, S>(
     text: &'a str,
     read_spec: impl FnOnce(&'a str, &'a str, &mut Scanner<'a>) -> Option<S>,
 ) -> Scan<(Envelope<'a>, Option<S>)> {
