@@ -519,3 +519,45 @@ fn cli_expand_infers_from_volumes_unless_told_not_to() {
         stderr(&output)
     );
 }
+
+#[test]
+fn cli_expand_follows_other_namespaces_only_when_allowed() {
+    let bundles = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/common-instancetypes");
+    let instancetypes = bundles.join("common-clusterinstancetypes-bundle.json");
+    let instancetypes = instancetypes.to_str().unwrap();
+    let scratch = Scratch::new("cli-expand-cross-namespace");
+    let mut vm = inferring_vm("infer");
+    vm["spec"]["template"]["spec"]["volumes"] = json!([{"name": "root", "dataVolume": {"name": "root"}}]);
+    vm["spec"]["dataVolumeTemplates"] = json!([{"metadata": {"name": "root"},
+        "spec": {"sourceRef": {"kind": "DataSource", "name": "fedora", "namespace": "os-images"}}}]);
+    let vm = scratch.write("vm.json", &vm.to_string());
+    let data_source = scratch.write(
+        "datasource.json",
+        &json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataSource",
+                "metadata": {"name": "fedora", "namespace": "os-images",
+                             "labels": {"instancetype.kubevirt.io/default-instancetype": "u1.medium"}},
+                "spec": {"source": {}}})
+        .to_string(),
+    );
+
+    let output = cli(&["expand", "--vm", &vm, "--objects", instancetypes, &data_source]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("cross-namespace inference is not allowed"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = cli(&[
+        "expand",
+        "--vm",
+        &vm,
+        "--objects",
+        instancetypes,
+        &data_source,
+        "--allow-cross-namespace-inference",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let expanded: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(expanded["spec"]["template"]["spec"]["domain"]["memory"]["guest"], "4Gi");
+}

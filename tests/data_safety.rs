@@ -135,6 +135,7 @@ const REENCODED_QUANTITIES: &[&str] = &[
     "/spec/template/spec/domain/memory/maxGuest",
     "/spec/template/spec/volumes/*/emptyDisk/capacity",
     "/spec/template/spec/volumes/*/hostDisk/capacity",
+    "/spec/template/spec/volumes/*/downwardAPI/fields/*/resourceFieldRef/divisor",
 ];
 
 fn matches_exactly(patterns: &[&str], path: &[String]) -> bool {

@@ -996,6 +996,17 @@ mod instancetype_3_2 {
             conflicts(it, json!({}), json!({"annotations": {"c": "other"}})),
             vec!["annotations.c".to_owned()]
         );
+        // A key that names nothing is written as Go's `field.Path` writes an empty step; keys with
+        // dots and slashes are plain steps.
+        let odd_keys = it_with(json!({"annotations": {"": "x", "a.b/c": "y"}}));
+        assert_eq!(
+            conflicts(
+                odd_keys,
+                json!({}),
+                json!({"annotations": {"": "other", "a.b/c": "other"}})
+            ),
+            vec!["annotations[]".to_owned(), "annotations.a.b/c".to_owned()]
+        );
     }
 
     #[test]
@@ -3033,6 +3044,30 @@ mod quirks_8 {
             cluster_pref("p", objects[1]["spec"].clone()),
         ];
         assert!(expand(&vm, &source(&objects), &raw()).is_ok());
+        // Across sockets, cores and threads KubeVirt's check tests the threads first and stops at an
+        // odd count without dividing: its own message, the ratio printed as 0.
+        let threads_first = json!({"cpu": {"preferredCPUTopology": "spread", "spreadOptions": {"across": "SocketsCoresThreads", "ratio": 0}}});
+        for (guest, message) in [
+            (
+                3,
+                "3 vCPUs provided by the instance type are not divisible by the number of threads per core 2 and Spec.PreferSpreadSocketToCoreRatio or Spec.CPU.PreferSpreadOptions.Ratio of 0",
+            ),
+            (
+                4,
+                "spec.cpu.spreadOptions.ratio of the preference must be greater than 0 to spread vCPUs",
+            ),
+        ] {
+            let objects = [
+                cluster_it("it", it_body(guest, "1Gi")),
+                cluster_pref("p", threads_first.clone()),
+            ];
+            let checks = vm_admission_checks(&vm, &source(&objects), &with_defaults());
+            assert_eq!(
+                checks.apply_causes,
+                Some(vec![invalid(message, "instancetype.spec.cpu.guest")]),
+                "{guest}"
+            );
+        }
     }
 
     #[test]
@@ -3559,6 +3594,27 @@ mod inference_2_5 {
         let expanded = expand_ok(&vm, &objects(), &raw());
         assert!(expanded["spec"].get("instancetype").is_none());
         assert!(tspec(&expanded)["domain"].get("cpu").is_none(), "{expanded:#}");
+        // The VM then references nothing: it comes back as KubeVirt's webhook leaves it, the matcher
+        // gone and nothing else written (no default disk or interface, no VMI defaults), as `Expand`
+        // hands back any VM without matchers.
+        let mut unreferenced = vm.clone();
+        unreferenced["spec"].as_object_mut().unwrap().remove("instancetype");
+        let with_vmi_defaults = ExpandOptions {
+            vmi_defaults: true,
+            ..raw()
+        };
+        for options in [raw(), with_vmi_defaults] {
+            assert_eq!(expand_ok(&vm, &objects(), &options), unreferenced);
+        }
+        // With a preference still referenced, the VM is expanded (its default disk written).
+        let mut with_preference = vm.clone();
+        with_preference["spec"]["preference"] = json!({"name": "p"});
+        let expanded = expand_ok(&with_preference, &objects(), &raw());
+        assert!(expanded["spec"].get("preference").is_none());
+        assert_eq!(
+            tspec(&expanded)["domain"]["devices"]["disks"],
+            json!([{"name": "root"}])
+        );
         // A missing volume is never ignorable.
         let missing = super::vm(
             json!({"instancetype": {"inferFromVolume": "nope", "inferFromVolumeFailurePolicy": "Ignore"}}),
@@ -3568,6 +3624,37 @@ mod inference_2_5 {
             expand_err(&missing, &objects(), &raw()),
             "unable to find volume nope to infer defaults"
         );
+    }
+
+    #[test]
+    fn references_into_other_namespaces_are_followed_only_when_allowed() {
+        let vm = merge(
+            vm(
+                json!({"instancetype": {"inferFromVolume": "root"}}),
+                root(json!({"dataVolume": {"name": "root"}})),
+            ),
+            json!({"spec": {"dataVolumeTemplates": [{"metadata": {"name": "root"},
+                    "spec": {"sourceRef": {"kind": "DataSource", "name": "fedora", "namespace": "os-images"}}}]}}),
+        );
+        let mut objects = objects();
+        objects.push(json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataSource",
+            "metadata": {"name": "fedora", "namespace": "os-images",
+                         "labels": {"instancetype.kubevirt.io/default-instancetype": "it",
+                                    "instancetype.kubevirt.io/default-instancetype-kind": "VirtualMachineInstancetype"}},
+            "spec": {"source": {}}}));
+        let refused = expand_err(&vm, &objects, &raw());
+        assert!(
+            refused.starts_with(
+                "unable to infer defaults from volume root: spec.dataVolumeTemplates[0].spec.sourceRef.namespace"
+            ) && refused.ends_with("cross-namespace inference is not allowed"),
+            "{refused}"
+        );
+        let allowed = ExpandOptions {
+            allow_cross_namespace_inference: true,
+            ..raw()
+        };
+        let expanded = expand_ok(&vm, &objects, &allowed);
+        assert_eq!(tspec(&expanded)["domain"]["memory"], json!({"guest": "3Gi"}));
     }
 
     #[test]

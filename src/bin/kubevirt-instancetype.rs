@@ -32,6 +32,7 @@ kubevirt-instancetype: KubeVirt instancetype & preference expansion, without a c
 
 Usage:
   kubevirt-instancetype expand --vm <vm.json> [--objects <file.json>...] [--namespace <ns>] [--no-defaults] [--no-infer]
+                               [--allow-cross-namespace-inference]
   kubevirt-instancetype conformance --cases <cases.jsonl> --out <results.jsonl> [--expected <expected.jsonl>]
   kubevirt-instancetype help [<command>]
 
@@ -53,6 +54,7 @@ kubevirt-instancetype expand: expand a VirtualMachine the way `virtctl expand` d
 
 Usage:
   kubevirt-instancetype expand --vm <vm.json> [--objects <file.json>...] [--namespace <ns>] [--no-defaults] [--no-infer]
+                               [--allow-cross-namespace-inference]
 
 Options:
   --vm <file>           The VirtualMachine, as JSON (`-` reads standard input).
@@ -71,6 +73,10 @@ Options:
                         what KubeVirt's VM webhook does when the VM is admitted; `virtctl expand`
                         itself (and `conformance`) never infers, and looks such a matcher up by its
                         empty name.
+  --allow-cross-namespace-inference
+                        Let inference follow a volume's references into other namespaces (a
+                        DataVolume template's `sourceRef.namespace`, `source.pvc.namespace`...), as
+                        KubeVirt does. Off, such a reference is an error.
   -h, --help            Print this help.
 
 Files are JSON only (convert YAML first, e.g. `yq -o=json vm.yaml > vm.json`). The expanded VM goes
@@ -261,7 +267,7 @@ always-present empty structs). Exit status: 0 all passed, 1 any failed, 2 usage 
             "expand",
             &["--vm", "--namespace"],
             &["--objects"],
-            &["--no-defaults", "--no-infer"],
+            &["--no-defaults", "--no-infer", "--allow-cross-namespace-inference"],
         )?;
         if parsed.help {
             return help(EXPAND_HELP);
@@ -285,6 +291,7 @@ always-present empty structs). Exit status: 0 all passed, 1 any failed, 2 usage 
         let options = ExpandOptions {
             vmi_defaults: !parsed.switch("--no-defaults"),
             infer_from_volumes: !parsed.switch("--no-infer"),
+            allow_cross_namespace_inference: parsed.switch("--allow-cross-namespace-inference"),
             ..ExpandOptions::default()
         };
         match expand(&vm, &source, &options) {

@@ -110,7 +110,16 @@ pub fn expand_owned_in_namespace(
         return Ok(expanded);
     }
     if options.infer_from_volumes {
-        infer::apply_inference(&mut expanded, namespace, source, &InferenceOptions::default())?;
+        let inference = InferenceOptions {
+            allow_cross_namespace: options.allow_cross_namespace_inference,
+        };
+        infer::apply_inference(&mut expanded, namespace, source, &inference)?;
+        if !has_matchers(&expanded) {
+            // An ignored inference failure dropped the only matcher: the VM, as KubeVirt's webhook
+            // leaves it, references nothing and `Expand` hands it back as it is.
+            vm_quantities::canonicalize(&mut expanded);
+            return Ok(expanded);
+        }
     }
 
     let instancetype = find::find_instancetype(&expanded, namespace, source)?;

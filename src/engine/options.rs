@@ -53,6 +53,9 @@ pub struct ExpandOptions {
     /// webhook does when the VM is admitted. Off (the default), as `virtctl expand`: KubeVirt's
     /// `Expand` never infers, so a matcher with only `inferFromVolume` is looked up by its empty name.
     pub infer_from_volumes: bool,
+    /// With `infer_from_volumes`: follow a volume's references into namespaces other than the VM's
+    /// (KubeVirt always does; see `engine::infer`). Off by default.
+    pub allow_cross_namespace_inference: bool,
 }
 
 impl Default for ExpandOptions {
@@ -61,6 +64,7 @@ impl Default for ExpandOptions {
             cluster: ClusterOptions::default(),
             vmi_defaults: true,
             infer_from_volumes: false,
+            allow_cross_namespace_inference: false,
         }
     }
 }

@@ -176,7 +176,7 @@ fn check_memory(
 }
 
 /// The spread divisibility check KubeVirt's VM admission runs first (spec §5.2): only with an
-/// instancetype and a spread topology. A zero ratio is reported instead of dividing by it.
+/// instancetype and a spread topology. A zero ratio is reported where KubeVirt would divide by it.
 pub fn check_spread(instancetype: Option<&InstancetypeSpec>, preference: Option<&PreferenceSpec>) -> Option<Cause> {
     let instancetype = instancetype?;
     if !topology::is_spread(topology::preferred_topology(preference)) {
@@ -185,7 +185,13 @@ pub fn check_spread(instancetype: Option<&InstancetypeSpec>, preference: Option<
     let guest = instancetype.cpu.guest;
     let (ratio, across) = topology::spread_options(preference);
     let field = "instancetype.spec.cpu.guest";
-    if ratio == 0 && matches!(across, "SocketsCores" | "CoresThreads" | "SocketsCoresThreads") {
+    let divides_by_ratio = match across {
+        "SocketsCores" | "CoresThreads" => true,
+        // KubeVirt tests the threads first and, for an odd count, stops there: no division.
+        "SocketsCoresThreads" => guest % THREADS_PER_CORE == 0,
+        _ => false,
+    };
+    if ratio == 0 && divides_by_ratio {
         return Some(Cause::new(
             FIELD_VALUE_INVALID,
             topology::TopologyError::ZeroSpreadRatio.to_string(),

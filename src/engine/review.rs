@@ -99,6 +99,7 @@ impl ReviewOptions {
             vmi_defaults: self.vmi_defaults,
             // The review infers before it expands (`review_vm`), with these options' settings.
             infer_from_volumes: false,
+            allow_cross_namespace_inference: self.allow_cross_namespace_inference,
         }
     }
 }

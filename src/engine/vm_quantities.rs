@@ -8,7 +8,8 @@
 //!
 //! - `spec.template.spec.domain.resources.requests.*` and `.limits.*`;
 //! - `spec.template.spec.domain.memory.guest` and `.maxGuest`;
-//! - `spec.template.spec.volumes[].emptyDisk.capacity` and `.hostDisk.capacity`;
+//! - `spec.template.spec.volumes[].emptyDisk.capacity`, `.hostDisk.capacity` and
+//!   `.downwardAPI.fields[].resourceFieldRef.divisor`;
 //! - `spec.dataVolumeTemplates[].spec.pvc.resources` and `.spec.storage.resources`: `requests.*`, `limits.*`.
 //!
 //! Go also decodes a `null` *value inside a map* as the value type's zero, not as an absent key:
@@ -100,6 +101,19 @@ const VM: Node = Branch(&[
                                     Branch(&[
                                         ("emptyDisk", Branch(&[("capacity", Leaf(Field::Quantity))])),
                                         ("hostDisk", Branch(&[("capacity", Leaf(Field::Quantity))])),
+                                        (
+                                            "downwardAPI",
+                                            Branch(&[(
+                                                "fields",
+                                                Branch(&[(
+                                                    "*",
+                                                    Branch(&[(
+                                                        "resourceFieldRef",
+                                                        Branch(&[("divisor", Leaf(Field::Quantity))]),
+                                                    )]),
+                                                )]),
+                                            )]),
+                                        ),
                                     ]),
                                 )]),
                             ),
@@ -207,7 +221,11 @@ mod tests {
                 "volumes": [
                     {"name": "a", "emptyDisk": {"capacity": "1000M"}},
                     {"name": "b", "hostDisk": {"capacity": "0.5Gi", "path": "/x"}},
-                    {"name": "c", "containerDisk": {"image": "i:1"}}
+                    {"name": "c", "containerDisk": {"image": "i:1"}},
+                    {"name": "d", "downwardAPI": {"fields": [
+                        {"path": "mem", "resourceFieldRef": {"resource": "limits.memory", "divisor": "1024Ki"}},
+                        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}
+                    ]}}
                 ]
             }),
             json!([{"metadata": {"name": "dv"},
@@ -230,6 +248,11 @@ mod tests {
         assert_eq!(
             spec["volumes"][2],
             json!({"name": "c", "containerDisk": {"image": "i:1"}})
+        );
+        assert_eq!(
+            spec["volumes"][3]["downwardAPI"]["fields"],
+            json!([{"path": "mem", "resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}},
+                   {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}])
         );
         let dv = &vm["spec"]["dataVolumeTemplates"][0]["spec"];
         assert_eq!(dv["pvc"]["resources"]["requests"]["storage"], "30Gi");

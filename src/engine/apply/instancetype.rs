@@ -116,6 +116,8 @@ pub fn apply(
                     json::put(target, key, Value::from(value.as_str()));
                 }
                 Some(existing) if existing.as_str() == Some(value.as_str()) => {}
+                // Go's `field.Path` writes a step with an empty name as an empty index.
+                Some(_) if key.is_empty() => conflicts.paths.push("annotations[]".to_owned()),
                 Some(_) => conflicts.paths.push(format!("annotations.{key}")),
             }
         }
