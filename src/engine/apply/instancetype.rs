@@ -263,8 +263,10 @@ pub fn overcommitted_request(guest: &Quantity, percent: i64) -> Quantity {
     let value = {
         let fraction = 1.0_f32 - (percent as f32) / 100.0_f32;
         let product = (guest.value() as f32) * fraction;
-        // `as` saturates and maps NaN to 0, where Go's conversion is undefined: never a trap.
-        product.trunc() as i64
+        // `as` saturates and maps NaN to 0, where Go's conversion is undefined: never a trap. The
+        // floor is -(2^63 - 1), the most negative value Kubernetes' parser gives a quantity, so the
+        // request reads back as written (-2^63 would be written `-8Ei` and read as -(2^63 - 1)).
+        (product.trunc() as i64).max(-i64::MAX)
     };
     Quantity::from_i64(value, guest.format())
 }
@@ -279,5 +281,14 @@ mod tests {
         assert_eq!(overcommitted_request(&q("3Gi"), 25).to_string(), "2304Mi");
         assert_eq!(overcommitted_request(&q("2G"), 10).to_string(), "1800M");
         assert_eq!(overcommitted_request(&q("1Gi"), 100).to_string(), "0");
+    }
+
+    #[test]
+    fn an_absurd_overcommit_stays_a_quantity_kubernetes_reads_back() {
+        let guest = Quantity::parse("128Gi").unwrap();
+        let request = overcommitted_request(&guest, 5_031_366_116_373_803_283);
+        let written = request.to_string();
+        assert_eq!(written, "-9223372036854775807");
+        assert_eq!(Quantity::parse(&written).unwrap().to_string(), written);
     }
 }
