@@ -423,11 +423,17 @@ fn cli_expand_names_the_bad_file() {
     );
 }
 
+/// A file of the bundled common-instancetypes data (`data/common-instancetypes/`).
+fn bundle(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/common-instancetypes")
+        .join(file)
+}
+
 #[test]
 fn cli_expand_uses_the_common_instancetypes_bundles() {
-    let bundles = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/common-instancetypes");
-    let instancetypes = bundles.join("common-clusterinstancetypes-bundle.json");
-    let preferences = bundles.join("common-clusterpreferences-bundle.json");
+    let instancetypes = bundle("common-clusterinstancetypes-bundle.json");
+    let preferences = bundle("common-clusterpreferences-bundle.json");
     let scratch = Scratch::new("cli-expand");
     let mut vm = plain_vm("bundle");
     vm["metadata"].as_object_mut().unwrap().remove("namespace");
@@ -492,8 +498,7 @@ fn conformance_expands_as_kubevirts_expand_which_never_infers() {
 
 #[test]
 fn cli_expand_infers_from_volumes_unless_told_not_to() {
-    let bundles = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/common-instancetypes");
-    let instancetypes = bundles.join("common-clusterinstancetypes-bundle.json");
+    let instancetypes = bundle("common-clusterinstancetypes-bundle.json");
     let scratch = Scratch::new("cli-expand-infer");
     let vm = scratch.write("vm.json", &inferring_vm("infer").to_string());
     let pvc = scratch.write(
@@ -522,8 +527,7 @@ fn cli_expand_infers_from_volumes_unless_told_not_to() {
 
 #[test]
 fn cli_expand_follows_other_namespaces_only_when_allowed() {
-    let bundles = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/common-instancetypes");
-    let instancetypes = bundles.join("common-clusterinstancetypes-bundle.json");
+    let instancetypes = bundle("common-clusterinstancetypes-bundle.json");
     let instancetypes = instancetypes.to_str().unwrap();
     let scratch = Scratch::new("cli-expand-cross-namespace");
     let mut vm = inferring_vm("infer");

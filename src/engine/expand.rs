@@ -104,22 +104,18 @@ pub fn expand_owned_in_namespace(
     options: &ExpandOptions,
 ) -> Result<Value, ExpandError> {
     json::as_object(&expanded, "")?;
-    if !has_matchers(&expanded) {
-        // KubeVirt's `Expand` hands such a VM back as it decoded it: written as its typed VM is.
-        vm_quantities::canonicalize(&mut expanded);
-        return Ok(expanded);
-    }
-    if options.infer_from_volumes {
+    if options.infer_from_volumes && has_matchers(&expanded) {
         let inference = InferenceOptions {
             allow_cross_namespace: options.allow_cross_namespace_inference,
         };
         infer::apply_inference(&mut expanded, namespace, source, &inference)?;
-        if !has_matchers(&expanded) {
-            // An ignored inference failure dropped the only matcher: the VM, as KubeVirt's webhook
-            // leaves it, references nothing and `Expand` hands it back as it is.
-            vm_quantities::canonicalize(&mut expanded);
-            return Ok(expanded);
-        }
+    }
+    if !has_matchers(&expanded) {
+        // KubeVirt's `Expand` hands such a VM back as it decoded it: written as its typed VM is. (With
+        // inference, this includes a VM whose only matcher an ignored inference failure dropped: it
+        // references nothing, as KubeVirt's webhook leaves it.)
+        vm_quantities::canonicalize(&mut expanded);
+        return Ok(expanded);
     }
 
     let instancetype = find::find_instancetype(&expanded, namespace, source)?;
