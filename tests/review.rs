@@ -112,9 +112,11 @@ fn missing_objects_can_be_let_through_with_a_warning() {
         ..Default::default()
     };
     let source = RecordingSource::new(cluster());
-    let review = review_vm(&vm("nope", "fedora"), None, "ns", &source, &options);
-    // Admitted as it is, references kept (as KubeVirt >= 1.6): no expansion with half the objects, and
-    // no requirement check of fedora against a VM whose instancetype is not there yet.
+    // fedora requires 2Gi: with the instancetype missing, the VM's own memory must provide it.
+    let mut sized = vm("nope", "fedora");
+    sized["spec"]["template"]["spec"]["domain"]["memory"] = json!({"guest": "2Gi"});
+    let review = review_vm(&sized, None, "ns", &source, &options);
+    // Admitted as it is, references kept (as KubeVirt >= 1.6): no expansion with half the objects.
     assert_eq!(review.verdict, Verdict::Accept);
     assert!(
         review
@@ -125,6 +127,16 @@ fn missing_objects_can_be_let_through_with_a_warning() {
         review.warnings
     );
     assert_eq!(source.requested().len(), 2, "the preference is still looked up");
+
+    // What was found is still checked, as KubeVirt >= 1.6 checks it: fedora's requirements against a
+    // VM that provides no memory of its own.
+    let review = review_vm(&vm("nope", "fedora"), None, "ns", &cluster(), &options);
+    let (message, _) = rejection(&review.verdict);
+    assert_eq!(
+        message,
+        "failure checking preference requirements: insufficient Memory resources of 0 provided by \
+         VirtualMachine, preference requires 2Gi"
+    );
 
     // Conflicts with an instancetype that is there are still real when the preference is missing.
     let mut conflicting = vm("u1.medium", "nope");

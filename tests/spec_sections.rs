@@ -3195,6 +3195,25 @@ mod quirks_8 {
         );
         assert!(expand(&vm, &source(&[cluster_it("it", it_body(2, "1Gi"))]), &raw()).is_ok());
     }
+
+    #[test]
+    fn served_old_version_objects_are_read_as_v1beta1_not_converted() {
+        // KubeVirt's instancetype CRDs serve every version with the same JSON (no conversion webhook)
+        // and its finders read it as v1beta1: only a ControllerRevision's copy is converted (above).
+        let mut body = it_body(2, "1Gi");
+        body["cpu"]["maxSockets"] = json!(8);
+        for version in ["instancetype.kubevirt.io/v1alpha1", "instancetype.kubevirt.io/v1alpha2"] {
+            let live = object(version, "VirtualMachineInstancetype", "it", Some(NS), body.clone());
+            let vm = vm(
+                json!({"instancetype": {"name": "it", "kind": "VirtualMachineInstancetype"}}),
+                json!({"domain": {"cpu": {"model": "Haswell"}}}),
+            );
+            let expanded = expand_ok(&vm, &[live], &raw());
+            let cpu = &tspec(&expanded)["domain"]["cpu"];
+            assert_eq!(cpu["model"], json!("Haswell"), "{version}: no conflict on cpu.model");
+            assert_eq!(cpu["maxSockets"], json!(8), "{version}: a v1beta1 field is kept");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -86,6 +86,17 @@ fn rules_agree() {
     ] {
         assert!(resources.contains(resource), "{resource} missing from the rules");
     }
+    // The annotation listing the reviewed kinds names every kind of the rules (plural, lower case).
+    let annotated: BTreeSet<String> = comma_list(annotation(&metadata(), "io.artifacthub.resources"))
+        .into_iter()
+        .map(|kind| format!("{}s", kind.to_lowercase()))
+        .collect();
+    for resource in &resources {
+        assert!(
+            annotated.contains(*resource),
+            "{resource} missing from io.artifacthub.resources"
+        );
+    }
     for rule in rules.as_sequence().unwrap() {
         assert_eq!(
             rule["operations"],

@@ -152,7 +152,7 @@ describe("the installed package", () => {
     assert.throws(() => api.expand(null, []), { name: "TypeError", message: /vm must be a VirtualMachine object, not null/ });
     assert.throws(() => api.expand(SAMPLE_VM), { name: "TypeError", message: /objects must be an array/ });
     assert.throws(() => api.expand(SAMPLE_VM, [null]), { name: "TypeError", message: /objects\[0\] must be a Kubernetes object/ });
-    assert.throws(() => api.validate(SAMPLE_VM, [], { bogus: true }), { name: "TypeError", message: /invalid options: unknown field `bogus`/ });
+    assert.throws(() => api.validate(SAMPLE_VM, [], { bogus: true }), { name: "TypeError", message: /invalid options: bogus: unknown field `bogus`/ });
     assert.throws(() => api.validate(SAMPLE_VM, [], { vmiDefaults: "yes" }), { name: "TypeError", message: /invalid options: vmiDefaults: invalid type/ });
     assert.throws(() => api.validateObject("u1.medium"), { name: "TypeError", message: /obj must be an instancetype or preference object/ });
     assert.throws(() => api.validateObject(() => 1), { name: "TypeError", message: /obj is not a JSON-compatible value/ });

@@ -36,11 +36,42 @@ impl Cause {
     }
 }
 
-/// Joins cause messages the way KubeVirt builds a rejection message (`", "`).
+/// How many cause messages a rejection message quotes, as KubeVirt's `ToAdmissionResponse`.
+pub const MESSAGES_QUOTED: usize = 10;
+
+/// The rejection message KubeVirt's `ToAdmissionResponse` builds from causes: their messages joined
+/// with `", "`, the first [`MESSAGES_QUOTED`] only, then `", and N more validation errors"`.
 pub fn join_messages(causes: &[Cause]) -> String {
-    causes
-        .iter()
-        .map(|cause| cause.message.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut message = String::new();
+    for cause in causes.iter().take(MESSAGES_QUOTED) {
+        // As Go's loop: no separator while the message so far is empty.
+        if !message.is_empty() {
+            message.push_str(", ");
+        }
+        message.push_str(&cause.message);
+    }
+    let more = causes.len().saturating_sub(MESSAGES_QUOTED);
+    if more > 0 {
+        message.push_str(&format!(", and {more} more validation errors"));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_beyond_the_tenth_are_counted_not_quoted() {
+        let causes = |n: usize| -> Vec<Cause> { (1..=n).map(|i| Cause::invalid(format!("m{i}"), "f")).collect() };
+        assert_eq!(join_messages(&causes(0)), "");
+        assert_eq!(join_messages(&causes(2)), "m1, m2");
+        let blank_first = [Cause::invalid("", "f"), Cause::invalid("b", "f")];
+        assert_eq!(join_messages(&blank_first), "b");
+        assert_eq!(join_messages(&causes(10)), "m1, m2, m3, m4, m5, m6, m7, m8, m9, m10");
+        assert_eq!(
+            join_messages(&causes(13)),
+            "m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, and 3 more validation errors"
+        );
+    }
 }

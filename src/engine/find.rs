@@ -245,6 +245,19 @@ fn find_revision(
     Ok(matches.then_some(found))
 }
 
+/// Whether the VM's instancetype or preference is captured in a ControllerRevision
+/// (`status.instancetypeRef` or `status.preferenceRef` names one), as KubeVirt's
+/// `HasControllerRevisionRef` tells.
+pub fn has_captured_revision(vm: &Value) -> bool {
+    [MatcherRole::Instancetype, MatcherRole::Preference]
+        .into_iter()
+        .any(|role| {
+            json::get_path(vm, &["status", role.status_key(), "controllerRevisionRef", "name"])
+                .and_then(Value::as_str)
+                .is_some_and(|name| !name.is_empty())
+        })
+}
+
 /// Resolves the VM's instancetype (`None` when the VM has no instancetype matcher).
 pub fn find_instancetype(
     vm: &Value,

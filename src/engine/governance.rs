@@ -9,6 +9,7 @@ use crate::engine::cause::Cause;
 use crate::engine::find::{self, Matcher, MatcherRole};
 use crate::engine::json::{self, ShapeError};
 use crate::engine::lookup::ResourceKind;
+use crate::engine::quantity::Quantity;
 
 /// One allow-list entry: a kind (`VirtualMachineClusterInstancetype`, ..., case-insensitive,
 /// singular or plural; empty = any kind of the role) and a name pattern (`*` and `?` wildcards).
@@ -73,10 +74,34 @@ impl GovernanceRules {
 
     /// The rule violations of `vm` (matchers already inferred), in rule order.
     pub fn check(&self, vm: &Value) -> Result<Vec<Cause>, ShapeError> {
+        self.check_changed(vm, &|_| true)
+    }
+
+    /// The rule violations an UPDATE introduces: those of [`GovernanceRules::check`] on `vm` (the new
+    /// VM, matchers already inferred) about something the update changes between `old_vm` and
+    /// `new_vm` (both as requested, before inference). A matcher rule (`requireInstancetype`, the
+    /// allow-lists) counts when the update changes that role's matcher; an inline sizing field, when
+    /// it changes that field or the instancetype matcher. What the old VM already had is left alone:
+    /// a VM admitted before a rule was added, or expanded by the policy (its sizing inline, its
+    /// matchers gone), takes its finalizers, labels and start/stop updates.
+    pub fn check_update(&self, vm: &Value, new_vm: &Value, old_vm: &Value) -> Result<Vec<Cause>, ShapeError> {
+        let instancetype_changed =
+            matcher_changed(new_vm, old_vm, "instancetype") || matcher_changed(new_vm, old_vm, "flavor");
+        self.check_changed(vm, &|topic| match topic {
+            Topic::Matcher(MatcherRole::Instancetype) => instancetype_changed,
+            Topic::Matcher(MatcherRole::Preference) => matcher_changed(new_vm, old_vm, "preference"),
+            Topic::Field(path) => {
+                instancetype_changed || !same_size(json::get_path(new_vm, path), json::get_path(old_vm, path))
+            }
+        })
+    }
+
+    /// The violations of `vm` about the topics `counts` accepts.
+    fn check_changed(&self, vm: &Value, counts: &dyn Fn(Topic<'_>) -> bool) -> Result<Vec<Cause>, ShapeError> {
         let mut causes = Vec::new();
         let instancetype = find::read_matcher(vm, MatcherRole::Instancetype)?;
         let preference = find::read_matcher(vm, MatcherRole::Preference)?;
-        if self.require_instancetype && instancetype.is_none() {
+        if self.require_instancetype && instancetype.is_none() && counts(Topic::Matcher(MatcherRole::Instancetype)) {
             causes.push(Cause::new(
                 FIELD_VALUE_FORBIDDEN,
                 "the VirtualMachine must reference an instancetype (rule requireInstancetype)",
@@ -98,7 +123,10 @@ impl GovernanceRules {
                 &self.allowed_preferences,
             ),
         ] {
-            let Some(matcher) = matcher.as_ref().filter(|_| !rules.is_empty()) else {
+            let Some(matcher) = matcher
+                .as_ref()
+                .filter(|_| !rules.is_empty() && counts(Topic::Matcher(role)))
+            else {
                 continue;
             };
             if !is_allowed(role, matcher, rules, legacy) {
@@ -118,7 +146,11 @@ impl GovernanceRules {
             }
         }
         if self.forbid_inline_resources_without_instancetype && instancetype.is_none() {
-            for field in inline_resource_fields(vm) {
+            for path in inline_resource_fields(vm) {
+                if !counts(Topic::Field(&path)) {
+                    continue;
+                }
+                let field = path.join(".");
                 causes.push(Cause::new(
                     FIELD_VALUE_FORBIDDEN,
                     format!(
@@ -143,29 +175,66 @@ fn is_allowed(role: MatcherRole, matcher: &Matcher, rules: &[NameRule], legacy: 
     })
 }
 
-/// The inline sizing fields a VM sets, as dotted paths.
-fn inline_resource_fields(vm: &Value) -> Vec<String> {
-    let base = "spec.template.spec.domain";
-    let Some(domain) = json::get_path(vm, &["spec", "template", "spec", "domain"]) else {
+/// Whether an UPDATE changes what the matcher `spec.<key>` names: its `name` or `kind` (not the
+/// `revisionName` KubeVirt's controller may write). A matcher inferring from a volume counts as
+/// changed, as what it names is read anew from the volume.
+fn matcher_changed(new_vm: &Value, old_vm: &Value, key: &str) -> bool {
+    let field = |vm, field| json::get_path(vm, &["spec", key, field]);
+    field(new_vm, "inferFromVolume").is_some()
+        || ["name", "kind"]
+            .into_iter()
+            .any(|name| field(new_vm, name) != field(old_vm, name))
+}
+
+/// Whether two values of an inline sizing field are the same size: equal, or quantities of equal
+/// value (`2Gi` and `2048Mi`).
+fn same_size(new: Option<&Value>, old: Option<&Value>) -> bool {
+    let quantity = |value: &Value| match value {
+        Value::String(text) => Quantity::parse(text.trim()).ok(),
+        Value::Number(number) => Quantity::parse(&number.to_string()).ok(),
+        _ => None,
+    };
+    new == old
+        || new
+            .zip(old)
+            .and_then(|(new, old)| Some(quantity(new)?.to_canonical_string() == quantity(old)?.to_canonical_string()))
+            .unwrap_or(false)
+}
+
+/// What a rule violation is about, to tell whether an UPDATE changes it.
+#[derive(Clone, Copy)]
+enum Topic<'a> {
+    /// The matcher of a role (`spec.instancetype` or the legacy `spec.flavor`; `spec.preference`).
+    Matcher(MatcherRole),
+    /// An inline sizing field, by its path in the VM.
+    Field(&'a [&'static str]),
+}
+
+/// The VM's domain.
+const DOMAIN: [&str; 4] = ["spec", "template", "spec", "domain"];
+
+/// The inline sizing fields, below the domain; CPU topology counts only when not Go's zero.
+const INLINE_FIELDS: [(&[&str], bool); 8] = [
+    (&["cpu", "sockets"], true),
+    (&["cpu", "cores"], true),
+    (&["cpu", "threads"], true),
+    (&["memory", "guest"], false),
+    (&["resources", "requests", "cpu"], false),
+    (&["resources", "requests", "memory"], false),
+    (&["resources", "limits", "cpu"], false),
+    (&["resources", "limits", "memory"], false),
+];
+
+/// The inline sizing fields a VM sets, as paths in the VM, in the order of the rule's causes.
+fn inline_resource_fields(vm: &Value) -> Vec<Vec<&'static str>> {
+    let Some(domain) = json::get_path(vm, &DOMAIN) else {
         return Vec::new();
     };
-    let mut fields = Vec::new();
-    for key in ["sockets", "cores", "threads"] {
-        if json::get_path(domain, &["cpu", key]).is_some_and(|v| !json::is_go_zero(v)) {
-            fields.push(format!("{base}.cpu.{key}"));
-        }
-    }
-    if json::get_path(domain, &["memory", "guest"]).is_some() {
-        fields.push(format!("{base}.memory.guest"));
-    }
-    for list in ["requests", "limits"] {
-        for resource in ["cpu", "memory"] {
-            if json::get_path(domain, &["resources", list, resource]).is_some() {
-                fields.push(format!("{base}.resources.{list}.{resource}"));
-            }
-        }
-    }
-    fields
+    INLINE_FIELDS
+        .iter()
+        .filter(|(path, nonzero)| json::get_path(domain, path).is_some_and(|v| !nonzero || !json::is_go_zero(v)))
+        .map(|(path, _)| DOMAIN.iter().chain(path.iter()).copied().collect())
+        .collect()
 }
 
 /// Glob matching with `*` (any run) and `?` (one character), over characters, iteratively.
@@ -254,6 +323,80 @@ mod tests {
                 "spec.template.spec.domain.cpu.sockets",
                 "spec.template.spec.domain.resources.requests.memory"
             ]
+        );
+    }
+
+    #[test]
+    fn updates_are_judged_on_what_they_change() {
+        let rules = GovernanceRules {
+            require_instancetype: true,
+            allowed_instancetypes: vec![NameRule {
+                kind: String::new(),
+                name: "u1.*".into(),
+            }],
+            allowed_preferences: vec![NameRule {
+                kind: String::new(),
+                name: "fedora".into(),
+            }],
+            forbid_inline_resources_without_instancetype: true,
+        };
+        let fields = |new: &Value, old: &Value| -> Vec<String> {
+            let causes = rules.check_update(new, new, old).unwrap();
+            causes.into_iter().map(|c| c.field).collect()
+        };
+        let sized = |sockets: u32| {
+            json!({"spec": {"template": {"spec": {"domain": {
+                "cpu": {"sockets": sockets}, "memory": {"guest": "1Gi"}
+            }}}}})
+        };
+        // Violations the old VM already had are left alone; a changed field is judged.
+        assert!(fields(&sized(2), &sized(2)).is_empty());
+        assert_eq!(fields(&sized(4), &sized(2)), ["spec.template.spec.domain.cpu.sockets"]);
+        // Removing the instancetype judges every rule about it, inline fields included.
+        let mut with_instancetype = sized(2);
+        with_instancetype["spec"]["instancetype"] = json!({"name": "u1.medium"});
+        assert_eq!(
+            fields(&sized(2), &with_instancetype),
+            [
+                "spec.instancetype",
+                "spec.template.spec.domain.cpu.sockets",
+                "spec.template.spec.domain.memory.guest"
+            ]
+        );
+        // An allow-list tightened after the fact: kept names pass, a new name is judged.
+        let named = |instancetype: &str, preference: &str| json!({"spec": {"instancetype": {"name": instancetype}, "preference": {"name": preference}}});
+        assert!(fields(&named("cx1.large", "rhel.9"), &named("cx1.large", "rhel.9")).is_empty());
+        assert_eq!(
+            fields(&named("cx1.xlarge", "rhel.9"), &named("cx1.large", "rhel.9")),
+            ["spec.instancetype.name"]
+        );
+        assert_eq!(
+            fields(&named("cx1.large", "rhel.10"), &named("cx1.large", "rhel.9")),
+            ["spec.preference.name"]
+        );
+        // On CREATE everything counts.
+        assert_eq!(rules.check(&named("cx1.large", "rhel.9")).unwrap().len(), 2);
+        // A revisionName written by KubeVirt's controller changes nothing the rules are about.
+        let mut pinned = named("cx1.large", "rhel.9");
+        pinned["spec"]["instancetype"]["revisionName"] = json!("vm-cx1.large-1");
+        assert!(fields(&pinned, &named("cx1.large", "rhel.9")).is_empty());
+        // The legacy spec.flavor is the instancetype matcher.
+        let flavor = |name: &str| json!({"spec": {"flavor": {"name": name}, "preference": {"name": "fedora"}}});
+        assert!(fields(&flavor("cx1.large"), &flavor("cx1.large")).is_empty());
+        assert_eq!(
+            fields(&flavor("cx1.xlarge"), &flavor("cx1.large")),
+            ["spec.flavor.name"]
+        );
+        // A matcher inferring from a volume is judged anew: the volume may now name another object.
+        let inferring = json!({"spec": {"instancetype": {"inferFromVolume": "root"}}});
+        let inferred = json!({"spec": {"instancetype": {"name": "cx1.large", "inferFromVolume": "root"}}});
+        assert_eq!(fields(&inferred, &inferring), ["spec.instancetype.name"]);
+        // The same size written another way is no change.
+        let memory = |guest: &str| json!({"spec": {"template": {"spec": {"domain": {"memory": {"guest": guest}}}}}});
+        assert!(fields(&memory("2048Mi"), &memory("2Gi")).is_empty());
+        assert_eq!(
+            fields(&memory("3Gi"), &memory("2Gi")),
+            ["spec.template.spec.domain.memory.guest"]
         );
     }
 

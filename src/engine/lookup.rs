@@ -346,11 +346,11 @@ pub trait ObjectSource {
 }
 
 fn decode_instancetype(object: Arc<Value>) -> Result<Arc<InstancetypeSpec>, SpecLookupError> {
-    Ok(Arc::new(legacy::instancetype_spec_from_object(&object)?))
+    Ok(Arc::new(legacy::instancetype_spec_from_served_object(&object)?))
 }
 
 fn decode_preference(object: Arc<Value>) -> Result<Arc<PreferenceSpec>, SpecLookupError> {
-    Ok(Arc::new(legacy::preference_spec_from_object(&object)?))
+    Ok(Arc::new(legacy::preference_spec_from_served_object(&object)?))
 }
 
 impl<T: ObjectSource + ?Sized> ObjectSource for &T {

@@ -65,7 +65,7 @@ impl ObjectValidation {
         self.causes.is_empty()
     }
 
-    /// The rejection message (causes joined with `", "`), or `None` when admitted.
+    /// The rejection message ([`cause::join_messages`]), or `None` when admitted.
     pub fn rejection_message(&self) -> Option<String> {
         (!self.causes.is_empty()).then(|| cause::join_messages(&self.causes))
     }
@@ -92,11 +92,11 @@ pub fn validate_object(object: &Value) -> ObjectValidation {
         Err(err) => return ObjectValidation::undecodable(&err),
     };
     match category {
-        ObjectCategory::Instancetype => match legacy::instancetype_spec_from_object(object) {
+        ObjectCategory::Instancetype => match legacy::instancetype_spec_from_served_object(object) {
             Ok(spec) => validate_instancetype_spec(&spec),
             Err(err) => ObjectValidation::undecodable(&err),
         },
-        ObjectCategory::Preference => match legacy::preference_spec_from_object(object) {
+        ObjectCategory::Preference => match legacy::preference_spec_from_served_object(object) {
             Ok(spec) => validate_preference_spec(&spec),
             Err(err) => ObjectValidation::undecodable(&err),
         },
@@ -340,15 +340,31 @@ mod tests {
     }
 
     #[test]
-    fn empty_v1beta1_topology_is_unknown_but_empty_v1alpha1_topology_is_unset() {
-        let result = validate_object(&preference(json!({"cpu": {"preferredCPUTopology": ""}})));
-        assert_eq!(
-            messages(&result),
-            vec![("unknown preferredCPUTopology ", "spec.cpu.preferredCPUTopology")]
-        );
-        let old = json!({"apiVersion": "instancetype.kubevirt.io/v1alpha1", "kind": "VirtualMachinePreference",
-                         "spec": {"cpu": {"preferredCPUTopology": ""}}});
-        assert!(validate_object(&old).is_allowed());
+    fn old_versions_are_admitted_as_kubevirt_reads_them_as_v1beta1() {
+        // KubeVirt's webhooks decode every served version as v1beta1 (no conversion): an empty
+        // topology is unknown in all of them, and fields the old schema lacked are still judged.
+        for version in ["v1beta1", "v1alpha2", "v1alpha1"] {
+            let old = json!({"apiVersion": format!("instancetype.kubevirt.io/{version}"),
+                             "kind": "VirtualMachinePreference",
+                             "spec": {"cpu": {"preferredCPUTopology": ""}}});
+            assert_eq!(
+                messages(&validate_object(&old)),
+                vec![("unknown preferredCPUTopology ", "spec.cpu.preferredCPUTopology")],
+                "{version}"
+            );
+            let overcommitted = json!({"apiVersion": format!("instancetype.kubevirt.io/{version}"),
+                                       "kind": "VirtualMachineInstancetype",
+                                       "spec": {"cpu": {"guest": 1}, "memory": {
+                                           "guest": "1Gi", "hugepages": {"pageSize": "2Mi"}, "overcommitPercent": 10}}});
+            assert_eq!(
+                messages(&validate_object(&overcommitted)),
+                vec![(
+                    "spec.memory.overcommitPercent and spec.memory.hugepages should not be requested together.",
+                    "spec.memory.overcommitPercent"
+                )],
+                "{version}"
+            );
+        }
     }
 
     #[test]

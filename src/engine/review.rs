@@ -11,7 +11,7 @@ use crate::engine::admission::{self, checks_with_specs};
 use crate::engine::cause::{self, Cause, FIELD_VALUE_NOT_FOUND};
 use crate::engine::expand::{self, expand_with_specs};
 use crate::engine::find::{self, FindError, MatcherRole};
-use crate::engine::governance::GovernanceRules;
+use crate::engine::governance::{GovernanceRules, NameRule};
 use crate::engine::infer::{self, InferenceOptions};
 use crate::engine::lookup::{LookupError, ObjectSource};
 use crate::engine::model::PreferenceSpec;
@@ -28,15 +28,17 @@ pub enum ReviewMode {
     Validate,
 }
 
-/// Everything that shapes a review. The policy's settings deserialize into this.
+/// Everything that shapes a review. The policy's settings deserialize into this (through
+/// [`SettingsKeys`], so that every error names its key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(rename_all = "camelCase", from = "SettingsKeys")]
 pub struct ReviewOptions {
     /// `expand` (default) or `validate`.
     pub mode: ReviewMode,
     /// Admit VMs whose instancetype or preference does not exist (as KubeVirt ≥ 1.6 does) instead of
     /// rejecting them with the NotFound error. Such a VM is admitted as it is (references kept, not
-    /// expanded, only conflicts with a found instancetype checked), with a warning.
+    /// expanded), with a warning, once what was found passes KubeVirt's checks (spread, conflicts
+    /// with a found instancetype, a found preference's requirements).
     pub allow_missing_objects: bool,
     /// Let volume inference follow references into other namespaces (off: such references reject).
     pub allow_cross_namespace_inference: bool,
@@ -58,6 +60,65 @@ impl Default for ReviewOptions {
             vmi_defaults: true,
             cluster: ClusterOptions::default(),
             governance: GovernanceRules::default(),
+        }
+    }
+}
+
+/// [`ReviewOptions`] as written: every key at the top level, the governance rules' among them.
+/// (`serde(flatten)` would buffer the rules' keys, and an error would then name neither the key's
+/// path nor the keys expected.)
+#[derive(Deserialize)]
+#[serde(rename = "ReviewOptions", rename_all = "camelCase", default, deny_unknown_fields)]
+struct SettingsKeys {
+    mode: ReviewMode,
+    allow_missing_objects: bool,
+    allow_cross_namespace_inference: bool,
+    vmi_defaults: bool,
+    cluster: ClusterOptions,
+    require_instancetype: bool,
+    allowed_instancetypes: Vec<NameRule>,
+    allowed_preferences: Vec<NameRule>,
+    forbid_inline_resources_without_instancetype: bool,
+}
+
+impl Default for SettingsKeys {
+    fn default() -> Self {
+        let ReviewOptions {
+            mode,
+            allow_missing_objects,
+            allow_cross_namespace_inference,
+            vmi_defaults,
+            cluster,
+            governance,
+        } = ReviewOptions::default();
+        Self {
+            mode,
+            allow_missing_objects,
+            allow_cross_namespace_inference,
+            vmi_defaults,
+            cluster,
+            require_instancetype: governance.require_instancetype,
+            allowed_instancetypes: governance.allowed_instancetypes,
+            allowed_preferences: governance.allowed_preferences,
+            forbid_inline_resources_without_instancetype: governance.forbid_inline_resources_without_instancetype,
+        }
+    }
+}
+
+impl From<SettingsKeys> for ReviewOptions {
+    fn from(keys: SettingsKeys) -> Self {
+        Self {
+            mode: keys.mode,
+            allow_missing_objects: keys.allow_missing_objects,
+            allow_cross_namespace_inference: keys.allow_cross_namespace_inference,
+            vmi_defaults: keys.vmi_defaults,
+            cluster: keys.cluster,
+            governance: GovernanceRules {
+                require_instancetype: keys.require_instancetype,
+                allowed_instancetypes: keys.allowed_instancetypes,
+                allowed_preferences: keys.allowed_preferences,
+                forbid_inline_resources_without_instancetype: keys.forbid_inline_resources_without_instancetype,
+            },
         }
     }
 }
@@ -107,7 +168,7 @@ impl ReviewOptions {
 /// A rejected request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
-    /// The message (cause messages joined with `", "` when there are causes).
+    /// The message ([`cause::join_messages`] of the causes, when there are causes).
     pub message: String,
     /// HTTP status code (422 invalid, 400 bad request as KubeVirt's inference uses).
     pub code: u16,
@@ -188,6 +249,13 @@ pub fn review_vm(
         Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 400), warnings),
     }
 
+    // KubeVirt's `referencePolicy: expand` leaves a VM whose instancetype or preference is already
+    // captured in a ControllerRevision as it is: such a VM is only validated. What counts is the
+    // stored VM's status (a CREATE has none: a status in the request is dropped by the API server).
+    let mode = match options.mode {
+        ReviewMode::Expand if old_vm.is_some_and(find::has_captured_revision) => ReviewMode::Validate,
+        mode => mode,
+    };
     let inference = InferenceOptions {
         allow_cross_namespace: options.allow_cross_namespace_inference,
     };
@@ -200,14 +268,19 @@ pub fn review_vm(
         Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 400), warnings),
     };
 
-    match options.governance.check(&inferred) {
+    let governance = match old_vm {
+        // On UPDATE, only what the update changes (a VM the policy expanded has its sizing inline).
+        Some(old_vm) => options.governance.check_update(&inferred, vm, old_vm),
+        None => options.governance.check(&inferred),
+    };
+    match governance {
         Ok(causes) if !causes.is_empty() => return VmReview::reject(Rejection::invalid(causes), warnings),
         Ok(_) => {}
         Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 400), warnings),
     }
 
     if !expand::has_matchers(&inferred) {
-        return finish(vm, inferred, warnings, options);
+        return finish(vm, inferred, warnings, mode);
     }
 
     let mut let_through = false;
@@ -234,11 +307,16 @@ pub fn review_vm(
 
     let expand_options = options.expand_options();
     if let_through {
-        // A missing object let through: admit the VM as it is (as KubeVirt >= 1.6 does), keeping its
-        // references. Expanding now would drop the reference to the missing object for good, and the
-        // preference's requirements cannot be judged without the instancetype; conflicts with a found
-        // instancetype are still real.
-        let checks = checks_with_specs(&inferred, instancetype.as_deref(), None, &expand_options);
+        // A missing object let through: admit the VM as it is, keeping its references (expanding now
+        // would drop the reference to the missing object for good). As KubeVirt >= 1.6 does, what was
+        // found is still checked: spread, conflicts with a found instancetype, and a found preference's
+        // requirements (against the VM's own sizing when the instancetype is the missing one).
+        let checks = checks_with_specs(
+            &inferred,
+            instancetype.as_deref(),
+            preference.as_deref(),
+            &expand_options,
+        );
         if let Some(error) = checks.error {
             return VmReview::reject(Rejection::message(error, 422), warnings);
         }
@@ -246,9 +324,9 @@ pub fn review_vm(
         if !causes.is_empty() {
             return VmReview::reject(Rejection::invalid(causes), warnings);
         }
-        return finish(vm, inferred, warnings, options);
+        return finish(vm, inferred, warnings, mode);
     }
-    if options.mode == ReviewMode::Expand {
+    if mode == ReviewMode::Expand {
         // The common case, a VM that passes: checked and expanded with one application.
         if let Some(expanded) = admission::expand_checked(
             &inferred,
@@ -256,7 +334,7 @@ pub fn review_vm(
             preference.as_deref(),
             &expand_options,
         ) {
-            return persist_and_finish(vm, expanded, preference.as_deref(), warnings, options);
+            return persist_and_finish(vm, expanded, preference.as_deref(), warnings);
         }
     }
     let checks = checks_with_specs(
@@ -273,8 +351,8 @@ pub fn review_vm(
         return VmReview::reject(Rejection::invalid(causes), warnings);
     }
 
-    if options.mode == ReviewMode::Validate || (instancetype.is_none() && preference.is_none()) {
-        return finish(vm, inferred, warnings, options);
+    if mode == ReviewMode::Validate || (instancetype.is_none() && preference.is_none()) {
+        return finish(vm, inferred, warnings, mode);
     }
     let expanded = match expand_with_specs(
         inferred.into_owned(),
@@ -285,7 +363,7 @@ pub fn review_vm(
         Ok(expanded) => expanded,
         Err(error) => return VmReview::reject(Rejection::message(error.to_string(), 422), warnings),
     };
-    persist_and_finish(vm, expanded, preference.as_deref(), warnings, options)
+    persist_and_finish(vm, expanded, preference.as_deref(), warnings)
 }
 
 /// The expanded VM with what KubeVirt's mutating webhook persists from the preference, then
@@ -295,20 +373,19 @@ fn persist_and_finish(
     mut expanded: Value,
     preference: Option<&PreferenceSpec>,
     warnings: Vec<String>,
-    options: &ReviewOptions,
 ) -> VmReview {
     if let Err(error) = admission::persist_preference_values(&mut expanded, preference) {
         return VmReview::reject(Rejection::message(error.to_string(), 422), warnings);
     }
-    finish(original, Cow::Owned(expanded), warnings, options)
+    finish(original, Cow::Owned(expanded), warnings, ReviewMode::Expand)
 }
 
 /// Accept or mutate; validate mode never changes the VM.
-fn finish(original: &Value, result: Cow<'_, Value>, warnings: Vec<String>, options: &ReviewOptions) -> VmReview {
+fn finish(original: &Value, result: Cow<'_, Value>, warnings: Vec<String>, mode: ReviewMode) -> VmReview {
     let verdict = match result {
         // Borrowed: the VM itself, unchanged.
         Cow::Borrowed(_) => Verdict::Accept,
-        Cow::Owned(_) if options.mode == ReviewMode::Validate => Verdict::Accept,
+        Cow::Owned(_) if mode == ReviewMode::Validate => Verdict::Accept,
         Cow::Owned(result) if result == *original => Verdict::Accept,
         Cow::Owned(result) => Verdict::Mutate(result),
     };

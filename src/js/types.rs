@@ -190,7 +190,7 @@ export interface Options {
 /** Why the policy would reject the request (or the object). */
 export interface Failure {
   ok: false;
-  /** The rejection message (the causes' messages joined with `", "` when there are causes). */
+  /** The rejection message: the causes' messages joined with `", "` (the first ten, then `, and N more validation errors`), as KubeVirt's. */
   message: string;
   /** HTTP status: 422 for invalid objects, 400 for requests the engine cannot read. */
   code: number;

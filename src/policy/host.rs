@@ -52,15 +52,24 @@ pub fn unreadable_answer(error: &serde_json::Error) -> String {
     format!("error deserializing get resource response: {error}")
 }
 
-/// The text by which a Kubewarden host reports a missing object:
-/// `Cannot find <apiVersion>/<kind> named '<name>' inside of namespace '<Some("ns") or None>'`.
+/// The text by which a Kubewarden host (policy-evaluator) reports a missing object:
+/// `Cannot find <apiVersion>/<kind> named '<name>' inside of namespace '<Some("ns") or None>'`,
+/// recognised by its start and by [`HOST_NOT_FOUND_NAMED`]. (Its `Cannot find resource
+/// <apiVersion>/<kind>`, for a kind the cluster does not serve, is not a missing object.)
 pub const HOST_NOT_FOUND_MARKER: &str = "Cannot find ";
 
-/// Maps a host error to a lookup error: the host's "Cannot find ..." becomes
+/// The part of the host's missing-object text that names the object.
+pub const HOST_NOT_FOUND_NAMED: &str = " named '";
+
+/// Maps a host error to a lookup error: the host's "Cannot find ... named ..." becomes
 /// [`LookupError::NotFound`] (so the rejection reads like KubeVirt's NotFound), anything else
 /// [`LookupError::Failed`] carrying the host's text.
 pub fn lookup_error(object: &ObjectRef, host_message: &str) -> LookupError {
-    if host_message.contains(HOST_NOT_FOUND_MARKER) {
+    let missing = host_message
+        .find(HOST_NOT_FOUND_MARKER)
+        .and_then(|at| host_message.get(at..))
+        .is_some_and(|text| text.contains(HOST_NOT_FOUND_NAMED));
+    if missing {
         LookupError::NotFound(object.clone())
     } else {
         LookupError::Failed {

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::engine::json;
 use crate::engine::review::ReviewOptions;
 use crate::policy::response::SettingsResponse;
 
@@ -13,10 +14,17 @@ pub type Settings = ReviewOptions;
 ///
 /// Errors read `invalid settings: <key path>: <problem>`, e.g.
 /// `invalid settings: cluster.defaultArchitecture must be amd64, arm64 or s390x, not "x86"` or
-/// `invalid settings: unknown field `mood`, expected one of ...`.
+/// `invalid settings: mood: unknown field `mood`, expected one of ...`.
 pub fn parse_settings(value: &Value) -> Result<Settings, String> {
     if value.is_null() {
         return Ok(Settings::default());
+    }
+    if !value.is_object() {
+        // (serde would read an array as the fields in order.)
+        return Err(format!(
+            "invalid settings: expected an object, found {}",
+            json::type_name(value)
+        ));
     }
     let settings: Settings = serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();

@@ -302,6 +302,27 @@ fn allow_missing_objects_admits_with_a_warning() {
 }
 
 #[test]
+fn allow_missing_objects_still_judges_a_found_preference_requirements() {
+    // KubeVirt >= 1.6 checks what it found: with the instancetype missing, the preference's
+    // requirements are judged against the VM's own sizing (one vCPU by default).
+    let host = FakeHost::default().with(cluster_preference(
+        "big",
+        json!({"requirements": {"cpu": {"guest": 2}}}),
+    ));
+    let response = run(
+        vm_request("CREATE", vm(Some("nope"), Some("big"))),
+        json!({"allowMissingObjects": true}),
+        &host,
+    );
+    assert!(!response.accepted, "{response:?}");
+    let message = response.message.unwrap_or_default();
+    assert!(
+        message.starts_with("failure checking preference requirements: "),
+        "{message}"
+    );
+}
+
+#[test]
 fn other_host_errors_reject_naming_the_object_even_with_allow_missing_objects() {
     let host = host().failing("u1.medium", "Host error: the server is unreachable");
     let response = run(
@@ -346,6 +367,110 @@ fn update_of_an_already_expanded_vm_is_accepted_without_patch() {
     let mut update = vm_request("UPDATE", expanded.clone());
     update["oldObject"] = expanded;
     assert_eq!(run(update, json!({}), &host), PolicyResponse::accept(Vec::new()));
+}
+
+#[test]
+fn governance_on_update_judges_only_what_the_update_changes() {
+    // The settings of the documented example: expand, and size VMs only through instancetypes.
+    let settings = json!({"requireInstancetype": true, "forbidInlineResourcesWithoutInstancetype": true});
+    let host = host();
+    let created = run(
+        vm_request("CREATE", vm(Some("u1.medium"), Some("fedora"))),
+        settings.clone(),
+        &host,
+    );
+    let expanded = created.mutated_object.expect("mutated");
+    // KubeVirt's controller then adds its finalizer: the expanded VM (no matchers, sizing inline) is
+    // updated without touching what the rules are about.
+    let update = |object: Value| {
+        let mut update = vm_request("UPDATE", object);
+        update["oldObject"] = expanded.clone();
+        update
+    };
+    let mut finalized = expanded.clone();
+    finalized["metadata"]["finalizers"] = json!(["kubevirt.io/virtualMachineControllerFinalize"]);
+    assert_eq!(
+        run(update(finalized), settings.clone(), &host),
+        PolicyResponse::accept(Vec::new())
+    );
+    // Resizing it inline is what the rule forbids: only the changed field is named.
+    let mut resized = expanded.clone();
+    resized["spec"]["template"]["spec"]["domain"]["cpu"]["sockets"] = json!(4);
+    assert_eq!(
+        run(update(resized), settings.clone(), &host).message.as_deref(),
+        Some(
+            "spec.template.spec.domain.cpu.sockets may not be set on a VirtualMachine without an instancetype \
+             (rule forbidInlineResourcesWithoutInstancetype)"
+        )
+    );
+    // The same rules on CREATE judge the whole VM.
+    let response = run(vm_request("CREATE", expanded), settings, &host);
+    assert!(
+        response
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("the VirtualMachine must reference an instancetype")),
+        "{response:?}"
+    );
+}
+
+#[test]
+fn expand_mode_only_validates_a_vm_whose_objects_are_captured_in_revisions() {
+    // As KubeVirt's `referencePolicy: expand`: a VM whose instancetype is already captured in a
+    // ControllerRevision is left as it is (expanding it at some later UPDATE would rewrite a running
+    // VM's template and orphan its revisions), but still validated against the revision.
+    let revision = json!({
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {
+            "name": "vm1-u1.medium-v1beta1-uid-1",
+            "namespace": "vms",
+            "labels": {"instancetype.kubevirt.io/object-name": "u1.medium"}
+        },
+        "data": cluster_instancetype("u1.medium", 2, "2Gi")
+    });
+    // The cluster holds the revision only: a lookup of the live object would fail.
+    let host = FakeHost::default().with(revision.clone());
+    let mut captured = vm(Some("u1.medium"), None);
+    captured["status"] = json!({"instancetypeRef": {
+        "name": "u1.medium", "kind": "VirtualMachineClusterInstancetype",
+        "controllerRevisionRef": {"name": "vm1-u1.medium-v1beta1-uid-1"}
+    }});
+    let update = |object: Value| {
+        let mut update = vm_request("UPDATE", object);
+        update["oldObject"] = captured.clone();
+        update
+    };
+    let mut labelled = captured.clone();
+    labelled["metadata"]["labels"] = json!({"team": "a"});
+    assert_eq!(
+        run(update(labelled), json!({}), &host),
+        PolicyResponse::accept(Vec::new())
+    );
+    assert_eq!(
+        host.calls(),
+        ["apps/v1 ControllerRevision vm1-u1.medium-v1beta1-uid-1 Some(\"vms\") false"]
+    );
+    let mut conflicting = captured.clone();
+    conflicting["spec"]["template"]["spec"]["domain"]["cpu"] = json!({"sockets": 4});
+    assert_eq!(
+        run(update(conflicting), json!({}), &host).message.as_deref(),
+        Some("VM field(s) spec.template.spec.domain.cpu.sockets conflicts with selected instance type")
+    );
+    // Without the captured revision the same update is expanded (with the live object).
+    let host = self::host().with(revision);
+    let mut uncaptured = captured.clone();
+    uncaptured.as_object_mut().unwrap().remove("status");
+    let mut request = vm_request("UPDATE", uncaptured.clone());
+    request["oldObject"] = uncaptured;
+    assert!(run(request, json!({}), &host).mutated_object.is_some());
+    // What counts is the stored VM's status: a CREATE carrying one (which the API server drops) is
+    // expanded, here from the revision its status names.
+    let expanded = run(vm_request("CREATE", captured), json!({}), &host).mutated_object;
+    assert_eq!(
+        expanded.expect("expanded")["spec"]["template"]["spec"]["domain"]["memory"]["guest"],
+        json!("2Gi")
+    );
 }
 
 #[test]
@@ -618,10 +743,7 @@ fn settings_errors_name_the_bad_key() {
             "{\"allowedInstancetypes\": [{\"name\": \"\"}]}",
             "invalid settings: allowedInstancetypes[0].name must not be empty",
         ),
-        (
-            "[]",
-            "invalid settings: invalid type: sequence, expected struct ReviewOptions",
-        ),
+        ("[]", "invalid settings: expected an object, found array"),
         (
             "{",
             "invalid settings: not JSON: EOF while parsing an object at line 1 column 1",
@@ -632,9 +754,22 @@ fn settings_errors_name_the_bad_key() {
     }
     let unknown = settings_message("{\"mood\": 1}").unwrap();
     assert!(
-        unknown.starts_with("invalid settings: unknown field `mood`"),
+        unknown.starts_with("invalid settings: mood: unknown field `mood`, expected one of `mode`, "),
         "{unknown}"
     );
+    // The governance rules' keys are named like the others, with their paths.
+    for (settings, message) in [
+        (
+            "{\"requireInstancetype\": null}",
+            "invalid settings: requireInstancetype: invalid type: null, expected a boolean",
+        ),
+        (
+            "{\"allowedInstancetypes\": [{\"knd\": \"x\", \"name\": \"u1.*\"}]}",
+            "invalid settings: allowedInstancetypes[0].knd: unknown field `knd`, expected `kind` or `name`",
+        ),
+    ] {
+        assert_eq!(settings_message(settings).as_deref(), Some(message), "{settings}");
+    }
     let nested = settings_message("{\"cluster\": {\"arch\": \"amd64\"}}").unwrap();
     assert!(
         nested.starts_with("invalid settings: cluster.arch: unknown field `arch`, expected one of"),
@@ -657,6 +792,9 @@ fn host_errors_map_to_not_found_or_failed() {
         not_found.to_string(),
         "virtualmachineclusterinstancetypes.instancetype.kubevirt.io \"u1.medium\" not found"
     );
+    // A kind the cluster does not serve (an API group without the v1beta1 kinds) is no missing object.
+    let unserved = "Cannot find resource instancetype.kubevirt.io/v1beta1/VirtualMachineClusterInstancetype";
+    assert!(matches!(lookup_error(&object, unserved), LookupError::Failed { .. }));
     let failed = lookup_error(&object, "forbidden: cannot get resource ");
     assert_eq!(
         failed,

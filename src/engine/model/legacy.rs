@@ -249,10 +249,43 @@ fn identify(api_version: &str, kind: &str) -> Option<ObjectType> {
     })
 }
 
+/// The schema KubeVirt reads an object of `version` with when it is served by the API server (a live
+/// object, or one under admission) rather than stored in a ControllerRevision: KubeVirt's
+/// instancetype CRDs serve every `instancetype.kubevirt.io` version with the same JSON (no conversion
+/// webhook, one schema for all versions), and its finders and webhooks decode that JSON as `v1beta1`,
+/// so `v1alpha1`/`v1alpha2` objects are read as `v1beta1`. Only a ControllerRevision's copy of an
+/// old object goes through Go's conversion (§1.5). `flavor.kubevirt.io` objects keep their own shape.
+fn served_schema(version: SchemaVersion) -> SchemaVersion {
+    match version {
+        SchemaVersion::V1alpha1 | SchemaVersion::V1alpha2 => SchemaVersion::V1beta1,
+        other => other,
+    }
+}
+
+/// Decodes a served instancetype object (a live object, or one under admission) into the `v1beta1`
+/// spec as KubeVirt reads it: [`instancetype_spec_from_object`] with every `instancetype.kubevirt.io`
+/// version read as `v1beta1` (see [`served_schema`]).
+pub fn instancetype_spec_from_served_object(object: &Value) -> Result<InstancetypeSpec, DecodeError> {
+    decode_instancetype_object(object, served_schema)
+}
+
+/// Decodes a served preference object (see [`instancetype_spec_from_served_object`]).
+pub fn preference_spec_from_served_object(object: &Value) -> Result<PreferenceSpec, DecodeError> {
+    decode_preference_object(object, served_schema)
+}
+
 /// Decodes any supported instancetype object (`instancetype.kubevirt.io/v1beta1|v1alpha2|v1alpha1`
 /// `VirtualMachine(Cluster)Instancetype`, `flavor.kubevirt.io/v1alpha1` `VirtualMachine(Cluster)Flavor`)
-/// into the `v1beta1` spec.
+/// into the `v1beta1` spec, converting an old version's spec as KubeVirt (up to v1.6) converts the
+/// copy a ControllerRevision holds.
 pub fn instancetype_spec_from_object(object: &Value) -> Result<InstancetypeSpec, DecodeError> {
+    decode_instancetype_object(object, |version| version)
+}
+
+fn decode_instancetype_object(
+    object: &Value,
+    schema: fn(SchemaVersion) -> SchemaVersion,
+) -> Result<InstancetypeSpec, DecodeError> {
     let found = object_type(object).map_err(|err| expect(err, EXPECTED_INSTANCETYPE))?;
     if found.category != ObjectCategory::Instancetype {
         return Err(unsupported(object, EXPECTED_INSTANCETYPE));
@@ -264,19 +297,27 @@ pub fn instancetype_spec_from_object(object: &Value) -> Result<InstancetypeSpec,
     let Some(spec) = spec else {
         return Err(DecodeError::field_error("spec", MISSING));
     };
-    instancetype_spec_from_spec(spec, found.version)
+    instancetype_spec_from_spec(spec, schema(found.version))
 }
 
 /// Decodes any supported preference object (`VirtualMachine(Cluster)Preference` of
 /// `instancetype.kubevirt.io/v1beta1|v1alpha2|v1alpha1` or `flavor.kubevirt.io/v1alpha1`) into the
-/// `v1beta1` spec. A missing `spec` is an empty preference (as Go decodes it).
+/// `v1beta1` spec, converting an old version's spec (see [`instancetype_spec_from_object`]). A
+/// missing `spec` is an empty preference (as Go decodes it).
 pub fn preference_spec_from_object(object: &Value) -> Result<PreferenceSpec, DecodeError> {
+    decode_preference_object(object, |version| version)
+}
+
+fn decode_preference_object(
+    object: &Value,
+    schema: fn(SchemaVersion) -> SchemaVersion,
+) -> Result<PreferenceSpec, DecodeError> {
     let found = object_type(object).map_err(|err| expect(err, EXPECTED_PREFERENCE))?;
     if found.category != ObjectCategory::Preference {
         return Err(unsupported(object, EXPECTED_PREFERENCE));
     }
     match object.get("spec").filter(|spec| !spec.is_null()) {
-        Some(spec) => preference_spec_from_spec(spec, found.version),
+        Some(spec) => preference_spec_from_spec(spec, schema(found.version)),
         None => Ok(PreferenceSpec::default()),
     }
 }
