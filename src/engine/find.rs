@@ -235,8 +235,7 @@ fn find_revision(
         );
         return Ok(Some(source.get_shared(&object)?));
     }
-    let reference = json::get_path(vm, &["status", role.status_key(), "controllerRevisionRef", "name"]);
-    let Some(name) = reference.and_then(Value::as_str).filter(|n| !n.is_empty()) else {
+    let Some(name) = captured_revision_name(vm, role) else {
         return Ok(None);
     };
     let object = ObjectRef::new(ResourceKind::ControllerRevision, Some(namespace), name);
@@ -251,11 +250,14 @@ fn find_revision(
 pub fn has_captured_revision(vm: &Value) -> bool {
     [MatcherRole::Instancetype, MatcherRole::Preference]
         .into_iter()
-        .any(|role| {
-            json::get_path(vm, &["status", role.status_key(), "controllerRevisionRef", "name"])
-                .and_then(Value::as_str)
-                .is_some_and(|name| !name.is_empty())
-        })
+        .any(|role| captured_revision_name(vm, role).is_some())
+}
+
+/// The ControllerRevision `status.<role>Ref.controllerRevisionRef.name` names, if any.
+fn captured_revision_name(vm: &Value, role: MatcherRole) -> Option<&str> {
+    json::get_path(vm, &["status", role.status_key(), "controllerRevisionRef", "name"])
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
 }
 
 /// Resolves the VM's instancetype (`None` when the VM has no instancetype matcher).

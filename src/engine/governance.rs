@@ -9,7 +9,7 @@ use crate::engine::cause::Cause;
 use crate::engine::find::{self, Matcher, MatcherRole};
 use crate::engine::json::{self, ShapeError};
 use crate::engine::lookup::ResourceKind;
-use crate::engine::quantity::Quantity;
+use crate::engine::vm_quantities;
 
 /// One allow-list entry: a kind (`VirtualMachineClusterInstancetype`, ..., case-insensitive,
 /// singular or plural; empty = any kind of the role) and a name pattern (`*` and `?` wildcards).
@@ -189,15 +189,10 @@ fn matcher_changed(new_vm: &Value, old_vm: &Value, key: &str) -> bool {
 /// Whether two values of an inline sizing field are the same size: equal, or quantities of equal
 /// value (`2Gi` and `2048Mi`).
 fn same_size(new: Option<&Value>, old: Option<&Value>) -> bool {
-    let quantity = |value: &Value| match value {
-        Value::String(text) => Quantity::parse(text.trim()).ok(),
-        Value::Number(number) => Quantity::parse(&number.to_string()).ok(),
-        _ => None,
-    };
     new == old
         || new
             .zip(old)
-            .and_then(|(new, old)| Some(quantity(new)?.to_canonical_string() == quantity(old)?.to_canonical_string()))
+            .and_then(|(new, old)| Some(vm_quantities::canonical_text(new)? == vm_quantities::canonical_text(old)?))
             .unwrap_or(false)
 }
 

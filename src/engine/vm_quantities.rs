@@ -184,20 +184,23 @@ fn rewrite(value: &mut Value, field: Field) {
 /// One quantity, as Kubernetes' `UnmarshalJSON` then `MarshalJSON` turn it: surrounding whitespace
 /// trimmed, a number read from its text, the result written as a string.
 fn canonicalize_value(value: &mut Value) {
-    let written = match value {
-        Value::String(text) => match Quantity::parse(text.trim()) {
-            Ok(quantity) => quantity.to_canonical_string(),
-            Err(_) => return,
-        },
-        Value::Number(number) => match Quantity::parse(&number.to_string()) {
-            Ok(quantity) => quantity.to_canonical_string(),
-            Err(_) => return,
-        },
-        _ => return,
+    let Some(written) = canonical_text(value) else {
+        return;
     };
     if value.as_str() != Some(written.as_str()) {
         *value = Value::String(written);
     }
+}
+
+/// A quantity value (a string, or a JSON number read from its text) as Kubernetes' `MarshalJSON`
+/// writes it; `None` for anything that is not a quantity.
+pub(crate) fn canonical_text(value: &Value) -> Option<String> {
+    let quantity = match value {
+        Value::String(text) => Quantity::parse(text.trim()),
+        Value::Number(number) => Quantity::parse(&number.to_string()),
+        _ => return None,
+    };
+    quantity.ok().map(|quantity| quantity.to_canonical_string())
 }
 
 #[cfg(test)]

@@ -66,9 +66,8 @@ pub const HOST_NOT_FOUND_NAMED: &str = " named '";
 /// [`LookupError::Failed`] carrying the host's text.
 pub fn lookup_error(object: &ObjectRef, host_message: &str) -> LookupError {
     let missing = host_message
-        .find(HOST_NOT_FOUND_MARKER)
-        .and_then(|at| host_message.get(at..))
-        .is_some_and(|text| text.contains(HOST_NOT_FOUND_NAMED));
+        .split_once(HOST_NOT_FOUND_MARKER)
+        .is_some_and(|(_, rest)| rest.contains(HOST_NOT_FOUND_NAMED));
     if missing {
         LookupError::NotFound(object.clone())
     } else {
